@@ -1,0 +1,136 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgtls_audit.h
+ *		Shared declarations of pgtls_audit.
+ *
+ * One connection attempt flows through three stages, each in its own file:
+ *
+ *	capture.c	what the connection is (Port, TLS session, client certificate)
+ *	policy.c	what is allowed (policy GUCs, verdict)
+ *	logline.c	how an attempt is written to the server log
+ *
+ * pgtls_audit.c registers the GUCs and hooks and ties the stages together.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGTLS_AUDIT_H
+#define PGTLS_AUDIT_H
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "libpq/libpq-be.h"
+
+/* How the client reached the server. */
+typedef enum AuditTransport
+{
+	TRANSPORT_UNIX,
+	TRANSPORT_IPV4,
+	TRANSPORT_IPV6
+} AuditTransport;
+
+/* What became of an attempt. */
+typedef enum AuditOutcome
+{
+	OUTCOME_ACCEPTED,			/* authenticated; not refused by us */
+	OUTCOME_REJECTED,			/* authenticated, refused by our policy */
+	OUTCOME_AUTH_FAILED,		/* PostgreSQL's authentication failed */
+	OUTCOME_ABANDONED			/* client hung up during authentication */
+} AuditOutcome;
+
+/*
+ * Policy violations, as bits.  The order is the order of severity in which
+ * a rejection names the first one; AuditViolationNames follows it.
+ */
+#define VIOLATION_NO_ENCRYPTION		(1 << 0)
+#define VIOLATION_PROTOCOL			(1 << 1)
+#define VIOLATION_CIPHER			(1 << 2)
+#define VIOLATION_CIPHER_BITS		(1 << 3)
+#define VIOLATION_FORWARD_SECRECY	(1 << 4)
+#define VIOLATION_NO_CLIENT_CERT	(1 << 5)
+#define VIOLATION_AUTH_METHOD		(1 << 6)
+#define VIOLATION_COUNT				7
+
+extern const char *const AuditViolationNames[VIOLATION_COUNT];
+
+/*
+ * The captured facts of one connection attempt.  Strings point into
+ * palloc'd memory or into the Port; NULL means unknown or not applicable.
+ */
+typedef struct AuditAttempt
+{
+	TimestampTz time;
+	int			pid;
+	const char *user_name;
+	const char *database_name;
+	const char *application_name;
+	bool		replication;
+
+	AuditTransport transport;
+	const char *client_addr;	/* NULL for unix sockets */
+	int			client_port;	/* -1 for unix sockets */
+
+	const char *auth_method;	/* pg_hba method name */
+	int			auth_method_code;	/* UserAuth, or -1 if unknown */
+	int			hba_line;		/* 0 if unknown */
+	int			auth_status;	/* STATUS_OK, STATUS_ERROR or STATUS_EOF */
+
+	bool		gss_authenticated;
+	bool		gss_encrypted;
+	const char *gss_principal;
+
+	/* TLS session */
+	bool		ssl;
+	const char *tls_version;
+	int			tls_version_number; /* OpenSSL's, e.g. TLS1_2_VERSION */
+	const char *cipher;
+	uint32		cipher_id;		/* OpenSSL's SSL_CIPHER_get_id() */
+	int			cipher_bits;
+	const char *key_exchange_group;
+	bool		forward_secrecy;
+	const char *sni;
+
+	/* client certificate */
+	bool		cert_present;
+	bool		cert_verified;
+	const char *cert_subject;	/* RFC 2253, in full */
+	const char *cert_issuer;
+	const char *cert_serial;	/* decimal */
+	const char *cert_fingerprint;	/* SHA-256, colon-separated hex */
+	TimestampTz cert_not_before;
+	TimestampTz cert_not_after;
+	const char *cert_key_algorithm;
+	int			cert_key_bits;
+	const char *cert_signature_algorithm;
+
+	/* verdict */
+	bool		judged;			/* false when pgtls_audit.mode = off */
+	uint32		violations;		/* VIOLATION_* bits */
+	AuditOutcome outcome;
+} AuditAttempt;
+
+/* capture.c */
+extern void capture_attempt(Port *port, int status, AuditAttempt *attempt);
+extern const char *transport_name(AuditTransport transport);
+extern const char *outcome_name(AuditOutcome outcome);
+
+/* policy.c */
+extern int	pgtls_audit_mode;
+
+#define MODE_OFF		0
+#define MODE_AUDIT		1
+#define MODE_ENFORCE	2
+
+extern void define_policy_gucs(void);
+extern uint32 judge_attempt(const AuditAttempt *attempt);
+extern void reject_attempt(const AuditAttempt *attempt) pg_attribute_noreturn();
+
+/* logline.c */
+extern int	pgtls_audit_log_format;
+
+#define LOG_FORMAT_TEXT 0
+#define LOG_FORMAT_JSON 1
+
+extern void format_attempt(StringInfo buf, const AuditAttempt *attempt, int format);
+extern void append_escaped(StringInfo buf, const char *value, bool json);
+
+#endif							/* PGTLS_AUDIT_H */

@@ -1,0 +1,409 @@
+
+# Copyright (c) pgtls_audit contributors
+
+=pod
+
+=head1 NAME
+
+PgtlsAuditTest - real-TLS test harness for pgtls_audit
+
+=head1 SYNOPSIS
+
+  use PgtlsAuditTest;
+
+  my $pki  = PgtlsAuditTest::make_pki();
+  my $cert = PgtlsAuditTest::make_client_cert($pki, 'alice', '/CN=alice');
+  my $node = PgtlsAuditTest::tls_node('main', $pki);
+  my $offset = -s $node->logfile;
+  $node->connect_ok(PgtlsAuditTest::tls_connstr($node, $pki, user => 'alice', cert => $cert), 'alice');
+  my ($line) = PgtlsAuditTest::wait_for_audit($node, $offset, 1);
+
+=head1 DESCRIPTION
+
+Certificates are made at test time with the openssl command: a CA, a server
+certificate for localhost and 127.0.0.1/::1, and any client certificate a
+test asks for, whatever bytes its subject holds.  Nodes listen on the IPv4
+and IPv6 loopback with TLS on and pgtls_audit preloaded.  Audit lines are
+read back from the server log and parsed, in either log format.
+
+=cut
+
+package PgtlsAuditTest;
+
+use strict;
+use warnings;
+
+use Carp;
+use JSON::PP;
+use Math::BigInt;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
+
+# Run openssl with an argument list, so that no subject byte meets a shell.
+sub openssl
+{
+	my @args = @_;
+	my ($stdout, $stderr);
+	my $ok = IPC::Run::run([ 'openssl', @args ], '<', \undef, '>', \$stdout,
+		'2>', \$stderr);
+	croak "openssl @args failed: $stderr" unless $ok;
+	return $stdout;
+}
+
+=pod
+
+=item make_pki([$dir])
+
+Make a CA and a server certificate (CN=localhost, SAN localhost, 127.0.0.1,
+::1) in $dir (a new temporary directory by default).  Returns a hash with
+the paths: dir, ca_cert, ca_key, server_cert, server_key.
+
+=cut
+
+sub make_pki
+{
+	my ($dir) = @_;
+	$dir //= PostgreSQL::Test::Utils::tempdir();
+	my %pki = (
+		dir         => $dir,
+		ca_cert     => "$dir/ca.crt",
+		ca_key      => "$dir/ca.key",
+		server_cert => "$dir/server.crt",
+		server_key  => "$dir/server.key");
+
+	openssl('req', '-x509', '-new', '-nodes', '-newkey', 'rsa:2048',
+		'-keyout', $pki{ca_key}, '-out', $pki{ca_cert}, '-days', '30',
+		'-subj', '/O=pgtls_audit test/CN=pgtls_audit test CA');
+
+	my $ext = "$dir/server.ext";
+	PostgreSQL::Test::Utils::append_to_file($ext,
+		"subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n");
+	openssl('req', '-new', '-nodes', '-newkey', 'rsa:2048',
+		'-keyout', $pki{server_key}, '-out', "$dir/server.csr",
+		'-subj', '/CN=localhost');
+	openssl('x509', '-req', '-in', "$dir/server.csr", '-CA', $pki{ca_cert},
+		'-CAkey', $pki{ca_key}, '-CAcreateserial', '-days', '30',
+		'-extfile', $ext, '-out', $pki{server_cert});
+	chmod 0600, $pki{server_key};
+	return \%pki;
+}
+
+=pod
+
+=item make_client_cert($pki, $name, $subject, %opts)
+
+Make a client certificate signed by the test CA with the given openssl
+"-subj" string (UTF-8 allowed; "\+" and "\," escape, raw control bytes
+pass as they are).  Options: key => 'rsa:2048' (default) or 'ec',
+days => 30.  Returns a hash: cert, key, and the facts an independent
+openssl reading gives: subject and issuer (RFC 2253, UTF-8), serial
+(decimal), fingerprint (SHA-256), not_before and not_after (ISO 8601).
+
+=cut
+
+sub make_client_cert
+{
+	my ($pki, $name, $subject, %opts) = @_;
+	my $dir  = $pki->{dir};
+	my %cert = (cert => "$dir/$name.crt", key => "$dir/$name.key");
+	my @key =
+	  ($opts{key} // 'rsa:2048') eq 'ec'
+	  ? ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1')
+	  : ('-newkey', $opts{key} // 'rsa:2048');
+
+	openssl('req', '-new', '-nodes', @key, '-utf8', '-keyout', $cert{key},
+		'-out', "$dir/$name.csr", '-subj', $subject);
+	openssl('x509', '-req', '-in', "$dir/$name.csr", '-CA', $pki->{ca_cert},
+		'-CAkey', $pki->{ca_key}, '-CAcreateserial',
+		'-days', $opts{days} // '30', '-out', $cert{cert});
+	chmod 0600, $cert{key};
+
+	my $read = sub {
+		my $out = openssl('x509', '-in', $cert{cert}, '-noout',
+			'-nameopt', 'RFC2253,-esc_msb', '-dateopt', 'iso_8601', @_);
+		chomp $out;
+		$out =~ s/^[^=]*=//;
+		return $out;
+	};
+	$cert{subject}     = $read->('-subject');
+	$cert{issuer}      = $read->('-issuer');
+	$cert{serial}      = Math::BigInt->from_hex($read->('-serial'))->bstr;
+	$cert{fingerprint} = $read->('-fingerprint', '-sha256');
+	$cert{not_before}  = iso_timestamp($read->('-startdate'));
+	$cert{not_after}   = iso_timestamp($read->('-enddate'));
+	return \%cert;
+}
+
+# "2026-11-22 07:00:00Z" -> "2026-11-22T07:00:00.000000Z", the log's form.
+sub iso_timestamp
+{
+	my ($text) = @_;
+	$text =~ s/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)Z$/$1T$2.000000Z/
+	  or croak "unexpected openssl date \"$text\"";
+	return $text;
+}
+
+=pod
+
+=item tls_node($name, $pki, %opts)
+
+A new, started node: TLS on with the test PKI, listening on 127.0.0.1 and
+::1, pgtls_audit preloaded.  $opts{conf} is appended to postgresql.conf,
+$opts{hba} replaces pg_hba.conf (default: hba_lines() below).
+
+=cut
+
+sub tls_node
+{
+	my ($name, $pki, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf(
+		'postgresql.conf', qq{
+listen_addresses = '127.0.0.1,::1'
+shared_preload_libraries = 'pgtls_audit'
+ssl = on
+ssl_cert_file = '$pki->{server_cert}'
+ssl_key_file = '$pki->{server_key}'
+ssl_ca_file = '$pki->{ca_cert}'
+password_encryption = 'scram-sha-256'
+} . ($opts{conf} // ''));
+	write_hba($node, $opts{hba} // hba_lines());
+	$node->start;
+	return $node;
+}
+
+=pod
+
+=item hba_lines()
+
+The default rules: unix sockets trusted; over TLS, role "certuser" and any
+role named like its certificate's CN authenticate by certificate, everyone
+else by SCRAM; plaintext TCP by SCRAM; IPv6 likewise.
+
+=cut
+
+sub hba_lines
+{
+	return join('',
+		"local all all trust\n",
+		map { (
+			"hostssl all +cert_users $_ cert\n",
+			"hostssl all all $_ scram-sha-256\n",
+			"hostnossl all all $_ scram-sha-256\n") } ('127.0.0.1/32', '::1/128'));
+}
+
+sub write_hba
+{
+	my ($node, $rules) = @_;
+	open my $fh, '>', $node->data_dir . '/pg_hba.conf'
+	  or croak "could not write pg_hba.conf: $!";
+	print $fh $rules;
+	close $fh;
+	return;
+}
+
+=pod
+
+=item tls_connstr($node, $pki, %opts)
+
+A libpq connection string to the node over TCP.  Options: user, password,
+sslmode (default require), cert (a make_client_cert hash), ipv6 (connect to
+::1), max_protocol (ssl_max_protocol_version), application_name, extra.
+Without a cert, sslcert=invalid keeps the user's own certificate out.
+
+=cut
+
+sub tls_connstr
+{
+	my ($node, $pki, %opts) = @_;
+	my $addr = $opts{ipv6} ? '::1' : '127.0.0.1';
+	my @parts = (
+		'host=localhost', "hostaddr=$addr",
+		'port=' . $node->port, 'dbname=postgres',
+		'user=' . ($opts{user} // 'postgres'),
+		'sslmode=' . ($opts{sslmode} // 'require'),
+		"sslrootcert=$pki->{ca_cert}");
+	if ($opts{cert})
+	{
+		push @parts, "sslcert=$opts{cert}{cert}", "sslkey=$opts{cert}{key}";
+	}
+	else
+	{
+		push @parts, 'sslcert=invalid';
+	}
+	push @parts, "password=$opts{password}" if defined $opts{password};
+	push @parts, "ssl_max_protocol_version=$opts{max_protocol}"
+	  if $opts{max_protocol};
+	push @parts, "application_name=$opts{application_name}"
+	  if defined $opts{application_name};
+	push @parts, $opts{extra} if $opts{extra};
+	return join(' ', @parts);
+}
+
+=pod
+
+=item audit_lines($node, $offset)
+
+The pgtls_audit lines written to the node's log since byte $offset, each
+parsed into a hash (text or JSON format).  The raw line is under "_line".
+
+=cut
+
+sub audit_lines
+{
+	my ($node, $offset) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile, $offset);
+	my @found;
+	foreach my $line (split /\n/, $log)
+	{
+		next unless $line =~ /pgtls_audit: (.*)$/;
+		my $fields = parse_audit_line($1);
+		$fields->{_line} = $line;
+		push @found, $fields;
+	}
+	return @found;
+}
+
+=pod
+
+=item wait_for_audit($node, $offset, $count)
+
+Poll the log until at least $count audit lines follow $offset (the server
+writes asynchronously); return them.
+
+=cut
+
+sub wait_for_audit
+{
+	my ($node, $offset, $count) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (1)
+	{
+		my @lines = audit_lines($node, $offset);
+		return @lines if @lines >= $count;
+		croak "timed out waiting for $count pgtls_audit lines, found "
+		  . scalar(@lines)
+		  if time() > $deadline;
+		usleep(100_000);
+	}
+}
+
+=pod
+
+=item parse_audit_line($text)
+
+Parse what follows "pgtls_audit: ": a JSON object, or key=value pairs whose
+quoted values use \" \\ \n \r \t \xHH and \uHHHH escapes.  Values come back
+as Perl byte strings (UTF-8 encoded).  Dies on anything malformed, so a
+test cannot pass on a line it did not understand.
+
+=cut
+
+sub parse_audit_line
+{
+	my ($text) = @_;
+	if ($text =~ /^\{/)
+	{
+		my $json = JSON::PP->new->utf8(1)->decode($text);
+		foreach my $key (keys %$json)
+		{
+			my $value = $json->{$key};
+			if (JSON::PP::is_bool($value))
+			{
+				$json->{$key} = $value ? 'true' : 'false';
+			}
+			elsif (ref $value eq 'ARRAY')
+			{
+				$json->{$key} = join(',', @$value);
+			}
+			elsif (defined $value)
+			{
+				utf8::encode($json->{$key});
+			}
+		}
+		return $json;
+	}
+
+	my %fields;
+	my $rest = $text;
+	while ($rest ne '')
+	{
+		$rest =~ s/^(\w+)=("(?:[^"\\]|\\.)*"|[^" ]+)( |$)//
+		  or croak "malformed audit line at: $rest";
+		my ($key, $value) = ($1, $2);
+		croak "duplicate key $key" if exists $fields{$key};
+		if ($value =~ s/^"(.*)"$/$1/s)
+		{
+			$value =~ s{\\(u[0-9a-f]{4}|x[0-9a-f]{2}|.)}{unescape($1)}ge;
+		}
+		$fields{$key} = $value;
+	}
+	return \%fields;
+}
+
+sub unescape
+{
+	my ($escape) = @_;
+	return "\n" if $escape eq 'n';
+	return "\r" if $escape eq 'r';
+	return "\t" if $escape eq 't';
+	return chr(hex(substr($escape, 1))) if $escape =~ /^x/;
+	if ($escape =~ /^u/)
+	{
+		my $char = chr(hex(substr($escape, 1)));
+		utf8::encode($char);
+		return $char;
+	}
+	return $escape;
+}
+
+=pod
+
+=item session_facts($node, $connstr)
+
+Connect with $connstr and return what pg_stat_ssl says of that very session,
+with its pid: a hash of pid, version, cipher, bits, client_serial.
+
+=cut
+
+sub session_facts
+{
+	my ($node, $connstr) = @_;
+	my ($ret, $stdout, $stderr) = $node->psql(
+		'postgres',
+		"SELECT pid, version, cipher, bits, client_serial FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+		connstr      => $connstr,
+		extra_params => [ '-w', '-A', '-F', '|' ]);
+	croak "could not connect with $connstr: $stderr" if $ret != 0;
+	my %facts;
+	@facts{qw(pid version cipher bits client_serial)} = split /\|/, $stdout,
+	  -1;
+	return \%facts;
+}
+
+=pod
+
+=item audit_line_for_pid($node, $offset, $pid)
+
+Wait for and return the audit line of backend $pid written after $offset.
+
+=cut
+
+sub audit_line_for_pid
+{
+	my ($node, $offset, $pid) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (1)
+	{
+		my @lines = grep { $_->{pid} eq $pid } audit_lines($node, $offset);
+		croak "more than one audit line for pid $pid" if @lines > 1;
+		return $lines[0] if @lines;
+		croak "timed out waiting for the audit line of pid $pid"
+		  if time() > $deadline;
+		usleep(100_000);
+	}
+}
+
+1;
