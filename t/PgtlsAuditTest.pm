@@ -149,7 +149,8 @@ sub iso_timestamp
 =item tls_node($name, $pki, %opts)
 
 A new, started node: TLS on with the test PKI, listening on 127.0.0.1 and
-::1, pgtls_audit preloaded.  $opts{conf} is appended to postgresql.conf,
+::1, pgtls_audit preloaded (from $ENV{PGTLS_AUDIT_LIBRARY}, a path to a
+pgtls_audit.so, when set).  $opts{conf} is appended to postgresql.conf,
 $opts{hba} replaces pg_hba.conf (default: hba_lines() below).
 
 =cut
@@ -157,12 +158,13 @@ $opts{hba} replaces pg_hba.conf (default: hba_lines() below).
 sub tls_node
 {
 	my ($name, $pki, %opts) = @_;
+	my $library = $ENV{PGTLS_AUDIT_LIBRARY} // 'pgtls_audit';
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
 	$node->append_conf(
 		'postgresql.conf', qq{
 listen_addresses = '127.0.0.1,::1'
-shared_preload_libraries = 'pgtls_audit'
+shared_preload_libraries = '$library'
 ssl = on
 ssl_cert_file = '$pki->{server_cert}'
 ssl_key_file = '$pki->{server_key}'
