@@ -6,7 +6,9 @@ OBJS = \
 	capture.o \
 	logline.o \
 	pgtls_audit.o \
-	policy.o
+	policy.o \
+	store.o \
+	views.o
 
 EXTENSION = pgtls_audit
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -30,3 +32,6 @@ installcheck: check-meta
 .PHONY: check-meta
 check-meta:
 	@perl -MJSON::PP -e '$$/ = undef; $$m = decode_json(<STDIN>); @v = ($$m->{version}, $$m->{provides}{$$ARGV[0]}{version}); exit 0 unless grep { $$_ ne $$ARGV[1] } @v; die "META.json carries version @v, $$ARGV[0].control $$ARGV[1]\n"' $(EXTENSION) $(EXTVERSION) < $(srcdir)/META.json
+
+# Every object depends on the shared declarations.
+$(filter %.o, $(OBJS)): pgtls_audit.h

@@ -28,7 +28,6 @@
 #include "pgtls_audit.h"
 
 static void capture_tls(SSL *ssl, AuditAttempt *attempt);
-static void capture_certificate(X509 *cert, AuditAttempt *attempt);
 static char *name_to_rfc2253(X509_NAME *name);
 static char *serial_to_decimal(const ASN1_INTEGER *serial);
 static char *sha256_fingerprint(X509 *cert);
@@ -62,6 +61,21 @@ outcome_name(AuditOutcome outcome)
 			return "auth_failed";
 		case OUTCOME_ABANDONED:
 			return "abandoned";
+		case OUTCOME_REFUSED:
+			return "refused";
+	}
+	return "unknown";
+}
+
+const char *
+stage_name(AuditStage stage)
+{
+	switch (stage)
+	{
+		case STAGE_AUTHENTICATION:
+			return "authentication";
+		case STAGE_HANDSHAKE:
+			return "handshake";
 	}
 	return "unknown";
 }
@@ -173,7 +187,8 @@ capture_tls(SSL *ssl, AuditAttempt *attempt)
 	attempt->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 }
 
-static void
+/* The facts of a certificate: the client's, or the server's for views.c. */
+void
 capture_certificate(X509 *cert, AuditAttempt *attempt)
 {
 	EVP_PKEY   *key = X509_get0_pubkey(cert);

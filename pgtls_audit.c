@@ -7,12 +7,12 @@
  * ClientAuthentication_hook.  For every attempt that reaches authentication
  * it captures what the connection is (capture.c), judges it against the
  * policy GUCs (policy.c), writes one escaped line to the server log
- * (logline.c) and, in enforce mode, refuses an authenticated connection
- * that violates the policy.
+ * (logline.c), remembers it in shared memory (store.c) and, in enforce
+ * mode, refuses an authenticated connection that violates the policy.
+ * views.c serves the store to SQL.
  *
- * The hook runs in a backend that has no PGPROC-visible session yet; it
- * takes no locks and raises no error of its own except the FATAL that
- * rejects a connection.
+ * The hook raises no error of its own except the FATAL that rejects a
+ * connection; the store takes only spinlocks, briefly.
  *
  *-------------------------------------------------------------------------
  */
@@ -100,6 +100,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	define_policy_gucs();
+	store_init();
 
 	MarkGUCPrefixReserved("pgtls_audit");
 
@@ -133,6 +134,7 @@ pgtls_audit_client_authentication(Port *port, int status)
 
 	if (log_connections)
 		log_attempt(&attempt);
+	store_attempt(&attempt);
 
 	if (attempt.outcome == OUTCOME_REJECTED)
 		reject_attempt(&attempt);

@@ -8,6 +8,8 @@
  *	capture.c	what the connection is (Port, TLS session, client certificate)
  *	policy.c	what is allowed (policy GUCs, verdict)
  *	logline.c	how an attempt is written to the server log
+ *	store.c		what is remembered: live sessions, history, aggregates
+ *	views.c		the SQL functions behind the views, reading the store
  *
  * pgtls_audit.c registers the GUCs and hooks and ties the stages together.
  *
@@ -34,8 +36,16 @@ typedef enum AuditOutcome
 	OUTCOME_ACCEPTED,			/* authenticated; not refused by us */
 	OUTCOME_REJECTED,			/* authenticated, refused by our policy */
 	OUTCOME_AUTH_FAILED,		/* PostgreSQL's authentication failed */
-	OUTCOME_ABANDONED			/* client hung up during authentication */
+	OUTCOME_ABANDONED,			/* client hung up during authentication */
+	OUTCOME_REFUSED				/* refused by PostgreSQL before our hook */
 } AuditOutcome;
+
+/* How far an attempt got. */
+typedef enum AuditStage
+{
+	STAGE_AUTHENTICATION,		/* seen by ClientAuthentication_hook */
+	STAGE_HANDSHAKE				/* refused before authentication */
+} AuditStage;
 
 /*
  * Policy violations, as bits.  The order is the order of severity in which
@@ -103,15 +113,115 @@ typedef struct AuditAttempt
 	const char *cert_signature_algorithm;
 
 	/* verdict */
+	AuditStage	stage;
+	const char *reason;			/* the server's message, if it refused */
 	bool		judged;			/* false when pgtls_audit.mode = off */
 	uint32		violations;		/* VIOLATION_* bits */
 	AuditOutcome outcome;
 } AuditAttempt;
 
+/*
+ * One attempt as the store keeps it: fixed-size fields, then the variable
+ * strings (DNs, SNI, principal, reason) packed one after the other, each
+ * NUL-terminated and clipped to its documented maximum.
+ */
+typedef enum RecordString
+{
+	RS_CERT_SUBJECT,
+	RS_CERT_ISSUER,
+	RS_SNI,
+	RS_GSS_PRINCIPAL,
+	RS_REASON,
+	RS_COUNT
+} RecordString;
+
+#define RECORD_SHORT_LEN	32
+
+typedef struct AuditRecord
+{
+	uint64		event_id;
+	TimestampTz time;
+	int32		pid;
+	uint8		transport;		/* AuditTransport */
+	uint8		outcome;		/* AuditOutcome */
+	uint8		stage;			/* AuditStage */
+	bool		replication;
+	bool		judged;
+	bool		ssl;
+	bool		forward_secrecy;
+	bool		cert_present;
+	bool		cert_verified;
+	bool		gss_authenticated;
+	bool		gss_encrypted;
+	uint32		violations;
+	int32		client_port;
+	int32		auth_method_code;
+	int32		hba_line;
+	int32		tls_version_number;
+	uint32		cipher_id;
+	int32		cipher_bits;
+	int32		cert_key_bits;
+	TimestampTz cert_not_before;
+	TimestampTz cert_not_after;
+	char		user_name[NAMEDATALEN];
+	char		database_name[NAMEDATALEN];
+	char		application_name[NAMEDATALEN];
+	char		client_addr[48];
+	char		auth_method[RECORD_SHORT_LEN];
+	char		tls_version[RECORD_SHORT_LEN];
+	char		cipher[64];
+	char		key_exchange_group[RECORD_SHORT_LEN];
+	char		cert_serial[64];
+	char		cert_fingerprint[96];
+	char		cert_key_algorithm[RECORD_SHORT_LEN];
+	char		cert_signature_algorithm[64];
+	uint16		string_len[RS_COUNT];	/* without the NUL */
+	bool		string_truncated[RS_COUNT];
+	char		strings[FLEXIBLE_ARRAY_MEMBER];
+} AuditRecord;
+
+/* One row of the aggregates. */
+typedef struct AggregateKey
+{
+	char		user_name[NAMEDATALEN];
+	char		database_name[NAMEDATALEN];
+	char		tls_version[RECORD_SHORT_LEN];
+	char		cipher[64];
+	uint8		transport;
+	uint8		outcome;
+} AggregateKey;
+
+typedef struct AggregateEntry
+{
+	AggregateKey key;
+	uint32		hash;
+	uint8		state;			/* empty, used or deleted */
+	uint64		count;
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+} AggregateEntry;
+
+/* The store's counters, for pgtls_audit.status. */
+typedef struct StoreStatus
+{
+	int			history_size;
+	uint64		events_total;
+	uint64		events_retained;
+	uint64		events_overwritten;
+	int			max_aggregates;
+	int			aggregates;
+	uint64		aggregates_evicted;
+	int			max_dn_length;
+	TimestampTz stats_reset;
+} StoreStatus;
+
 /* capture.c */
 extern void capture_attempt(Port *port, int status, AuditAttempt *attempt);
 extern const char *transport_name(AuditTransport transport);
 extern const char *outcome_name(AuditOutcome outcome);
+extern const char *stage_name(AuditStage stage);
+struct x509_st;
+extern void capture_certificate(struct x509_st *cert, AuditAttempt *attempt);
 
 /* policy.c */
 extern int	pgtls_audit_mode;
@@ -123,6 +233,22 @@ extern int	pgtls_audit_mode;
 extern void define_policy_gucs(void);
 extern uint32 judge_attempt(const AuditAttempt *attempt);
 extern void reject_attempt(const AuditAttempt *attempt) pg_attribute_noreturn();
+
+/* store.c */
+typedef void (*RecordVisitor) (const AuditRecord *record, void *arg);
+
+extern void store_init(void);
+extern void store_request_shmem(void);
+extern void store_startup_shmem(void);
+extern bool store_available(void);
+extern void store_attempt(const AuditAttempt *attempt);
+extern void store_scan_history(RecordVisitor visitor, void *arg);
+extern void store_scan_sessions(RecordVisitor visitor, void *arg);
+extern int	store_copy_aggregates(AggregateEntry **entries);
+extern void store_get_status(StoreStatus *status);
+extern void store_reset(void);
+extern const char *record_string(const AuditRecord *record, RecordString which);
+extern void record_to_attempt(const AuditRecord *record, AuditAttempt *attempt);
 
 /* logline.c */
 extern int	pgtls_audit_log_format;

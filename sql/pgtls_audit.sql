@@ -5,6 +5,54 @@ SELECT extname, extversion, nspname
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE extname = 'pgtls_audit';
 
+-- Its objects.
+SELECT pg_describe_object(classid, objid, 0) AS object
+  FROM pg_depend
+ WHERE refclassid = 'pg_extension'::regclass
+   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtls_audit')
+   AND deptype = 'e'
+ ORDER BY 1;
+
+-- This very session, as the store saw it connect over the unix socket.
+SELECT user_name = current_user AS own, transport, auth_method, ssl,
+       tls_version, client_cert, violations_at_connect, current_violations
+  FROM pgtls_audit.connections
+ WHERE pid = pg_backend_pid();
+SELECT stage, outcome, transport, ssl, cert_subject
+  FROM pgtls_audit.history
+ WHERE pid = pg_backend_pid();
+SELECT transport, outcome, tls_version, count > 0 AS counted
+  FROM pgtls_audit.summary
+ WHERE user_name = current_user AND database_name = current_database();
+SELECT history_size, max_aggregates, max_dn_length,
+       events_total = events_retained + events_overwritten AS balanced
+  FROM pgtls_audit.status;
+
+-- No TLS on this instance: no server certificate.
+SELECT count(*) FROM pgtls_audit.server_certificate;
+
+-- Roles without pg_read_all_stats see only their own rows, and cannot reset.
+CREATE ROLE pgtls_audit_regress_user;
+SET ROLE pgtls_audit_regress_user;
+SELECT count(*) FROM pgtls_audit.history;
+SELECT count(*) FROM pgtls_audit.summary;
+SELECT count(*) FROM pgtls_audit.connections;
+SELECT pgtls_audit.reset();
+RESET ROLE;
+GRANT pg_read_all_stats TO pgtls_audit_regress_user;
+SET ROLE pgtls_audit_regress_user;
+SELECT count(*) > 0 AS sees_others FROM pgtls_audit.history;
+RESET ROLE;
+DROP ROLE pgtls_audit_regress_user;
+
+-- reset() forgets history and aggregates.
+SELECT pgtls_audit.reset();
+SELECT events_total, events_retained, events_overwritten, aggregates,
+       aggregates_evicted
+  FROM pgtls_audit.status;
+SELECT count(*) FROM pgtls_audit.history;
+SELECT count(*) FROM pgtls_audit.summary;
+
 -- Every setting, its default and who may change it.
 SELECT name, setting, context, vartype
   FROM pg_settings

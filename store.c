@@ -1,0 +1,939 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *		What pgtls_audit remembers, in shared memory: the live sessions,
+ *		a history of attempts and aggregates by role, database, transport,
+ *		protocol, cipher and outcome.
+ *
+ * Locking.  Writers run on the connection path, some of them (handshake
+ * refusals) before the backend has a PGPROC, where an LWLock that must wait
+ * would PANIC.  So the store uses spinlocks only, each held for a memcpy or
+ * a hash probe:
+ *
+ *	- every history slot and every session slot has its own spinlock; a
+ *	  writer builds the record in local memory first and copies it in, a
+ *	  reader copies it out.  History writers take distinct slots from an
+ *	  atomic event counter, so concurrent connections never wait on each
+ *	  other there;
+ *	- the aggregate table has one spinlock, held for one lookup-or-insert;
+ *	- header_mutex protects the reset point and the eviction counter.
+ *
+ * Nothing here raises an error on the connection path: a full aggregate
+ * table evicts its least recently seen row and counts it; a full history
+ * overwrites its oldest event and the overwritten events are counted.
+ *
+ * Persistence follows pg_stat_statements: at a clean shutdown the
+ * postmaster writes history and aggregates to a temporary file renamed
+ * durably into place; at startup the file is read, checked, and removed.
+ * Nothing is written after a crash.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/backendid.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "pgtls_audit.h"
+
+#define STORE_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgtls_audit.stat"
+#define STORE_FILE_MAGIC	0x70677461	/* "pgta" */
+#define STORE_FILE_VERSION	1
+
+/* Maximum lengths of the variable strings other than DNs. */
+#define SNI_MAX_LEN			255
+#define PRINCIPAL_MAX_LEN	256
+#define REASON_MAX_LEN		512
+
+#define AGGREGATE_EMPTY		0
+#define AGGREGATE_USED		1
+#define AGGREGATE_DELETED	2
+
+/* A history or session slot: a record under its own spinlock. */
+typedef struct StoreSlot
+{
+	slock_t		mutex;
+	bool		used;
+	AuditRecord record;			/* variable size: see record_capacity */
+} StoreSlot;
+
+typedef struct StoreHeader
+{
+	pg_atomic_uint64 next_event_id; /* the id the next event gets */
+	slock_t		header_mutex;
+	uint64		reset_event_id; /* next_event_id at the last reset */
+	TimestampTz stats_reset;
+	slock_t		aggregate_mutex;
+	int			aggregate_count;
+	uint64		aggregates_evicted;
+} StoreHeader;
+
+/*---- GUC variables ----*/
+
+static int	history_size = 1000;
+static int	max_aggregates = 1000;
+static int	max_dn_length = 1024;
+static bool save_store = true;
+
+/*---- Shared memory, and its geometry ----*/
+
+static StoreHeader *header = NULL;
+static char *history_slots = NULL;
+static char *session_slots = NULL;
+static AggregateEntry *aggregates = NULL;
+
+static Size record_capacity;	/* bytes of one record, strings included */
+static Size slot_stride;
+static int	session_slot_count;
+static int	aggregate_capacity; /* a power of 2, at least 2x max_aggregates */
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* This backend's session slot, once it has one. */
+static StoreSlot *my_session_slot = NULL;
+
+static void compute_geometry(void);
+static Size store_shmem_size(void);
+static StoreSlot *history_slot(uint64 event_id);
+static StoreSlot *session_slot(int index);
+static void build_record(AuditRecord *record, const AuditAttempt *attempt);
+static Size record_used_size(const AuditRecord *record);
+static void copy_record(AuditRecord *target, const AuditRecord *source);
+static void put_string(AuditRecord *record, char **cursor, RecordString which,
+					   const char *value, Size max_length);
+static void copy_clipped(char *target, const char *source, Size size);
+static Size clip_utf8(const char *source, Size max_length);
+static void replace_invalid_utf8(char *s, Size length);
+static void write_slot(StoreSlot *slot, const AuditRecord *record);
+static bool read_slot(StoreSlot *slot, AuditRecord *record);
+static void make_aggregate_key(AggregateKey *key, const char *user_name,
+							   const char *database_name,
+							   const char *tls_version, const char *cipher,
+							   uint8 transport, uint8 outcome);
+static AggregateEntry *aggregate_entry(const AggregateKey *key, TimestampTz now);
+static void count_aggregate(const AuditRecord *record);
+static void clear_session_slot(int code, Datum arg);
+static void store_shmem_shutdown(int code, Datum arg);
+static void store_load(void);
+static bool load_dump(FILE *file);
+static Size string_max_length(RecordString which);
+
+void
+store_init(void)
+{
+	DefineCustomIntVariable("pgtls_audit.history_size",
+							"Sets the number of connection attempts kept in the history.",
+							"The oldest attempt is overwritten, and counted, when the history is full.",
+							&history_size,
+							1000,
+							10, 1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.max_aggregates",
+							"Sets the number of rows kept in the aggregates.",
+							"The least recently seen row is evicted, and counted, when the aggregates are full.",
+							&max_aggregates,
+							1000,
+							10, 100000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.max_dn_length",
+							"Sets the longest certificate DN kept whole in shared memory, in bytes.",
+							"Longer DNs are kept truncated and flagged; the log line always has them in full.",
+							&max_dn_length,
+							1024,
+							128, 16384,
+							PGC_POSTMASTER,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgtls_audit.save",
+							 "Saves the history and aggregates across server shutdowns.",
+							 NULL,
+							 &save_store,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = store_request_shmem;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = store_startup_shmem;
+}
+
+static void
+compute_geometry(void)
+{
+	record_capacity = MAXALIGN(offsetof(AuditRecord, strings) +
+							   2 * (max_dn_length + 1) +
+							   (SNI_MAX_LEN + 1) +
+							   (PRINCIPAL_MAX_LEN + 1) +
+							   (REASON_MAX_LEN + 1));
+	slot_stride = MAXALIGN(offsetof(StoreSlot, record) + record_capacity);
+	session_slot_count = MaxBackends;
+	aggregate_capacity = 16;
+	while (aggregate_capacity < 2 * max_aggregates)
+		aggregate_capacity *= 2;
+}
+
+static Size
+store_shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(StoreHeader));
+
+	size = add_size(size, mul_size(slot_stride, history_size));
+	size = add_size(size, mul_size(slot_stride, session_slot_count));
+	size = add_size(size, mul_size(sizeof(AggregateEntry), aggregate_capacity));
+	return size;
+}
+
+void
+store_request_shmem(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	compute_geometry();
+	RequestAddinShmemSpace(store_shmem_size());
+}
+
+void
+store_startup_shmem(void)
+{
+	bool		found;
+	char	   *base;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	/* reset in case this is a restart within the postmaster */
+	header = NULL;
+	compute_geometry();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	base = ShmemInitStruct("pgtls_audit", store_shmem_size(), &found);
+	header = (StoreHeader *) base;
+	history_slots = base + MAXALIGN(sizeof(StoreHeader));
+	session_slots = history_slots + slot_stride * history_size;
+	aggregates = (AggregateEntry *) (session_slots + slot_stride * session_slot_count);
+
+	if (!found)
+	{
+		memset(base, 0, store_shmem_size());
+		pg_atomic_init_u64(&header->next_event_id, 1);
+		header->reset_event_id = 1;
+		header->stats_reset = GetCurrentTimestamp();
+		SpinLockInit(&header->header_mutex);
+		SpinLockInit(&header->aggregate_mutex);
+		for (int i = 0; i < history_size; i++)
+			SpinLockInit(&history_slot(i)->mutex);
+		for (int i = 0; i < session_slot_count; i++)
+			SpinLockInit(&session_slot(i)->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+
+	if (!IsUnderPostmaster)
+		on_shmem_exit(store_shmem_shutdown, (Datum) 0);
+
+	if (!found)
+		store_load();
+}
+
+bool
+store_available(void)
+{
+	return header != NULL;
+}
+
+static StoreSlot *
+history_slot(uint64 event_id)
+{
+	return (StoreSlot *) (history_slots + slot_stride * (event_id % history_size));
+}
+
+static StoreSlot *
+session_slot(int index)
+{
+	return (StoreSlot *) (session_slots + slot_stride * index);
+}
+
+/*
+ * Remember one attempt: in the history, in the aggregates and, for a
+ * session that goes on, in this backend's session slot.
+ */
+void
+store_attempt(const AuditAttempt *attempt)
+{
+	static AuditRecord *record = NULL;
+
+	if (header == NULL)
+		return;
+	if (record == NULL)
+		record = MemoryContextAlloc(TopMemoryContext, record_capacity);
+
+	build_record(record, attempt);
+	record->event_id = pg_atomic_fetch_add_u64(&header->next_event_id, 1);
+	write_slot(history_slot(record->event_id), record);
+	count_aggregate(record);
+
+	if (attempt->outcome == OUTCOME_ACCEPTED && MyBackendId != InvalidBackendId &&
+		MyBackendId <= session_slot_count)
+	{
+		if (my_session_slot == NULL)
+			before_shmem_exit(clear_session_slot, (Datum) 0);
+		my_session_slot = session_slot(MyBackendId - 1);
+		write_slot(my_session_slot, record);
+	}
+}
+
+static void
+clear_session_slot(int code, Datum arg)
+{
+	if (my_session_slot == NULL)
+		return;
+	SpinLockAcquire(&my_session_slot->mutex);
+	my_session_slot->used = false;
+	SpinLockRelease(&my_session_slot->mutex);
+	my_session_slot = NULL;
+}
+
+static void
+write_slot(StoreSlot *slot, const AuditRecord *record)
+{
+	SpinLockAcquire(&slot->mutex);
+	memcpy(&slot->record, record, record_used_size(record));
+	slot->used = true;
+	SpinLockRelease(&slot->mutex);
+}
+
+/* Copy a slot's record out; false if the slot is unused. */
+static bool
+read_slot(StoreSlot *slot, AuditRecord *record)
+{
+	bool		used;
+
+	SpinLockAcquire(&slot->mutex);
+	used = slot->used;
+	if (used)
+		memcpy(record, &slot->record, record_used_size(&slot->record));
+	SpinLockRelease(&slot->mutex);
+	return used;
+}
+
+/* The history, oldest event first. */
+void
+store_scan_history(RecordVisitor visitor, void *arg)
+{
+	AuditRecord *record = palloc(record_capacity);
+	uint64		next = pg_atomic_read_u64(&header->next_event_id);
+	uint64		first;
+
+	SpinLockAcquire(&header->header_mutex);
+	first = header->reset_event_id;
+	SpinLockRelease(&header->header_mutex);
+	if (next - first > (uint64) history_size)
+		first = next - history_size;
+
+	for (uint64 id = first; id < next; id++)
+	{
+		/* skip a slot being written, or already overwritten by a newer id */
+		if (read_slot(history_slot(id), record) && record->event_id == id)
+			visitor(record, arg);
+	}
+	pfree(record);
+}
+
+void
+store_scan_sessions(RecordVisitor visitor, void *arg)
+{
+	AuditRecord *record = palloc(record_capacity);
+
+	for (int i = 0; i < session_slot_count; i++)
+	{
+		if (read_slot(session_slot(i), record))
+			visitor(record, arg);
+	}
+	pfree(record);
+}
+
+int
+store_copy_aggregates(AggregateEntry **entries)
+{
+	AggregateEntry *copy = palloc(sizeof(AggregateEntry) * aggregate_capacity);
+	int			count = 0;
+
+	SpinLockAcquire(&header->aggregate_mutex);
+	for (int i = 0; i < aggregate_capacity; i++)
+	{
+		if (aggregates[i].state == AGGREGATE_USED)
+			copy[count++] = aggregates[i];
+	}
+	SpinLockRelease(&header->aggregate_mutex);
+	*entries = copy;
+	return count;
+}
+
+void
+store_get_status(StoreStatus *status)
+{
+	uint64		next = pg_atomic_read_u64(&header->next_event_id);
+	uint64		since_reset;
+
+	SpinLockAcquire(&header->header_mutex);
+	since_reset = next - header->reset_event_id;
+	status->stats_reset = header->stats_reset;
+	SpinLockRelease(&header->header_mutex);
+
+	SpinLockAcquire(&header->aggregate_mutex);
+	status->aggregates = header->aggregate_count;
+	status->aggregates_evicted = header->aggregates_evicted;
+	SpinLockRelease(&header->aggregate_mutex);
+
+	status->history_size = history_size;
+	status->events_total = since_reset;
+	status->events_retained = Min(since_reset, (uint64) history_size);
+	status->events_overwritten = since_reset - status->events_retained;
+	status->max_aggregates = max_aggregates;
+	status->max_dn_length = max_dn_length;
+}
+
+/* Forget the history and the aggregates; event ids keep increasing. */
+void
+store_reset(void)
+{
+	SpinLockAcquire(&header->header_mutex);
+	header->reset_event_id = pg_atomic_read_u64(&header->next_event_id);
+	header->stats_reset = GetCurrentTimestamp();
+	SpinLockRelease(&header->header_mutex);
+
+	SpinLockAcquire(&header->aggregate_mutex);
+	memset(aggregates, 0, sizeof(AggregateEntry) * aggregate_capacity);
+	header->aggregate_count = 0;
+	header->aggregates_evicted = 0;
+	SpinLockRelease(&header->aggregate_mutex);
+}
+
+static void
+make_aggregate_key(AggregateKey *key, const char *user_name,
+				   const char *database_name, const char *tls_version,
+				   const char *cipher, uint8 transport, uint8 outcome)
+{
+	memset(key, 0, sizeof(AggregateKey));
+	strlcpy(key->user_name, user_name, sizeof(key->user_name));
+	strlcpy(key->database_name, database_name, sizeof(key->database_name));
+	strlcpy(key->tls_version, tls_version, sizeof(key->tls_version));
+	strlcpy(key->cipher, cipher, sizeof(key->cipher));
+	key->transport = transport;
+	key->outcome = outcome;
+}
+
+/*
+ * The aggregate row of "key", inserted (with count 0) if absent; the caller
+ * holds aggregate_mutex.  Open addressing with linear probing in a table at
+ * most half full.  When max_aggregates rows exist, the least recently seen
+ * one is evicted: a scan, but only when a new key meets a full table, which
+ * is rare since keys are few.
+ */
+static AggregateEntry *
+aggregate_entry(const AggregateKey *key, TimestampTz now)
+{
+	uint32		hash = hash_bytes((const unsigned char *) key, sizeof(AggregateKey));
+	uint32		mask = aggregate_capacity - 1;
+	AggregateEntry *free_entry = NULL;
+	AggregateEntry *entry;
+
+	for (uint32 i = hash & mask;; i = (i + 1) & mask)
+	{
+		entry = &aggregates[i];
+		if (entry->state == AGGREGATE_USED)
+		{
+			if (entry->hash == hash &&
+				memcmp(&entry->key, key, sizeof(AggregateKey)) == 0)
+				return entry;
+			continue;
+		}
+		if (free_entry == NULL)
+			free_entry = entry;
+		if (entry->state == AGGREGATE_EMPTY)
+			break;
+	}
+
+	if (header->aggregate_count >= max_aggregates)
+	{
+		AggregateEntry *oldest = NULL;
+
+		for (int i = 0; i < aggregate_capacity; i++)
+		{
+			if (aggregates[i].state == AGGREGATE_USED &&
+				(oldest == NULL || aggregates[i].last_seen < oldest->last_seen))
+				oldest = &aggregates[i];
+		}
+		oldest->state = AGGREGATE_DELETED;
+		header->aggregate_count--;
+		header->aggregates_evicted++;
+	}
+
+	entry = free_entry;
+	entry->key = *key;
+	entry->hash = hash;
+	entry->state = AGGREGATE_USED;
+	entry->count = 0;
+	entry->first_seen = now;
+	entry->last_seen = now;
+	header->aggregate_count++;
+	return entry;
+}
+
+static void
+count_aggregate(const AuditRecord *record)
+{
+	AggregateKey key;
+	AggregateEntry *entry;
+
+	make_aggregate_key(&key, record->user_name, record->database_name,
+					   record->tls_version, record->cipher,
+					   record->transport, record->outcome);
+
+	SpinLockAcquire(&header->aggregate_mutex);
+	entry = aggregate_entry(&key, record->time);
+	entry->count++;
+	entry->last_seen = record->time;
+	SpinLockRelease(&header->aggregate_mutex);
+}
+
+/*---- Records ----*/
+
+static Size
+string_max_length(RecordString which)
+{
+	switch (which)
+	{
+		case RS_CERT_SUBJECT:
+		case RS_CERT_ISSUER:
+			return max_dn_length;
+		case RS_SNI:
+			return SNI_MAX_LEN;
+		case RS_GSS_PRINCIPAL:
+			return PRINCIPAL_MAX_LEN;
+		case RS_REASON:
+		case RS_COUNT:
+			break;
+	}
+	return REASON_MAX_LEN;
+}
+
+static void
+build_record(AuditRecord *r, const AuditAttempt *a)
+{
+	char	   *cursor = r->strings;
+
+	memset(r, 0, offsetof(AuditRecord, strings));
+	r->time = a->time;
+	r->pid = a->pid;
+	r->transport = a->transport;
+	r->outcome = a->outcome;
+	r->stage = a->stage;
+	r->replication = a->replication;
+	r->judged = a->judged;
+	r->violations = a->violations;
+	r->ssl = a->ssl;
+	r->forward_secrecy = a->forward_secrecy;
+	r->cert_present = a->cert_present;
+	r->cert_verified = a->cert_verified;
+	r->gss_authenticated = a->gss_authenticated;
+	r->gss_encrypted = a->gss_encrypted;
+	r->client_port = a->client_port;
+	r->auth_method_code = a->auth_method_code;
+	r->hba_line = a->hba_line;
+	r->tls_version_number = a->tls_version_number;
+	r->cipher_id = a->cipher_id;
+	r->cipher_bits = a->cipher_bits;
+	r->cert_key_bits = a->cert_key_bits;
+	r->cert_not_before = a->cert_not_before;
+	r->cert_not_after = a->cert_not_after;
+
+	copy_clipped(r->user_name, a->user_name, sizeof(r->user_name));
+	copy_clipped(r->database_name, a->database_name, sizeof(r->database_name));
+	copy_clipped(r->application_name, a->application_name, sizeof(r->application_name));
+	copy_clipped(r->client_addr, a->client_addr, sizeof(r->client_addr));
+	copy_clipped(r->auth_method, a->auth_method, sizeof(r->auth_method));
+	copy_clipped(r->tls_version, a->tls_version, sizeof(r->tls_version));
+	copy_clipped(r->cipher, a->cipher, sizeof(r->cipher));
+	copy_clipped(r->key_exchange_group, a->key_exchange_group, sizeof(r->key_exchange_group));
+	copy_clipped(r->cert_serial, a->cert_serial, sizeof(r->cert_serial));
+	copy_clipped(r->cert_fingerprint, a->cert_fingerprint, sizeof(r->cert_fingerprint));
+	copy_clipped(r->cert_key_algorithm, a->cert_key_algorithm, sizeof(r->cert_key_algorithm));
+	copy_clipped(r->cert_signature_algorithm, a->cert_signature_algorithm,
+				 sizeof(r->cert_signature_algorithm));
+
+	put_string(r, &cursor, RS_CERT_SUBJECT, a->cert_subject, max_dn_length);
+	put_string(r, &cursor, RS_CERT_ISSUER, a->cert_issuer, max_dn_length);
+	put_string(r, &cursor, RS_SNI, a->sni, SNI_MAX_LEN);
+	put_string(r, &cursor, RS_GSS_PRINCIPAL, a->gss_principal, PRINCIPAL_MAX_LEN);
+	put_string(r, &cursor, RS_REASON, a->reason, REASON_MAX_LEN);
+}
+
+/*
+ * Append one variable string, clipped to max_length bytes at a character
+ * boundary.  Absent strings take no room: the flag string_len = 0 and an
+ * empty string cannot be told apart, and none of them is ever empty.
+ */
+static void
+put_string(AuditRecord *record, char **cursor, RecordString which,
+		   const char *value, Size max_length)
+{
+	Size		length = 0;
+
+	if (value != NULL)
+	{
+		length = clip_utf8(value, max_length);
+		record->string_truncated[which] = (value[length] != '\0');
+		memcpy(*cursor, value, length);
+		replace_invalid_utf8(*cursor, length);
+	}
+	record->string_len[which] = length;
+	(*cursor)[length] = '\0';
+	*cursor += length + 1;
+}
+
+const char *
+record_string(const AuditRecord *record, RecordString which)
+{
+	const char *p = record->strings;
+
+	if (record->string_len[which] == 0)
+		return NULL;
+	for (int i = 0; i < (int) which; i++)
+		p += record->string_len[i] + 1;
+	return p;
+}
+
+static Size
+record_used_size(const AuditRecord *record)
+{
+	Size		size = offsetof(AuditRecord, strings);
+
+	for (int i = 0; i < RS_COUNT; i++)
+		size += record->string_len[i] + 1;
+	return size;
+}
+
+/* Copy a record of another geometry (a loaded one) into ours. */
+static void
+copy_record(AuditRecord *target, const AuditRecord *source)
+{
+	char	   *cursor = target->strings;
+
+	memcpy(target, source, offsetof(AuditRecord, strings));
+	for (int i = 0; i < RS_COUNT; i++)
+	{
+		bool		truncated = source->string_truncated[i];
+
+		put_string(target, &cursor, i, record_string(source, i),
+				   string_max_length(i));
+		target->string_truncated[i] |= truncated;
+	}
+}
+
+/*
+ * Certificate strings become text in the views: a byte that is not valid
+ * UTF-8 (a hostile certificate) becomes '?' rather than an error there.
+ */
+static void
+replace_invalid_utf8(char *s, Size length)
+{
+	Size		i = 0;
+
+	while (i < length)
+	{
+		int			n = pg_utf_mblen((const unsigned char *) s + i);
+
+		if (i + n > length || !pg_utf8_islegal((const unsigned char *) s + i, n))
+		{
+			s[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+}
+
+/* A NUL-terminated copy of at most size - 1 bytes, cut at a character. */
+static void
+copy_clipped(char *target, const char *source, Size size)
+{
+	Size		length;
+
+	if (source == NULL)
+	{
+		target[0] = '\0';
+		return;
+	}
+	length = clip_utf8(source, size - 1);
+	memcpy(target, source, length);
+	target[length] = '\0';
+}
+
+/* The length of source clipped to max_length bytes without splitting a
+ * UTF-8 character. */
+static Size
+clip_utf8(const char *source, Size max_length)
+{
+	Size		length = strnlen(source, max_length + 1);
+
+	if (length <= max_length)
+		return length;
+	length = max_length;
+	while (length > 0 && (source[length] & 0xC0) == 0x80)
+		length--;
+	return length;
+}
+
+/* The record seen as an attempt, for judging it again. */
+void
+record_to_attempt(const AuditRecord *r, AuditAttempt *a)
+{
+	memset(a, 0, sizeof(AuditAttempt));
+	a->transport = r->transport;
+	a->ssl = r->ssl;
+	a->gss_encrypted = r->gss_encrypted;
+	a->tls_version_number = r->tls_version_number;
+	a->cipher_id = r->cipher_id;
+	a->cipher_bits = r->cipher_bits;
+	a->forward_secrecy = r->forward_secrecy;
+	a->cert_present = r->cert_present;
+	a->cert_verified = r->cert_verified;
+	a->auth_method_code = r->auth_method_code;
+	a->tls_version = r->tls_version;
+	a->cipher = r->cipher;
+	a->auth_method = r->auth_method;
+}
+
+/*---- Persistence ----*/
+
+typedef struct StoreFileHeader
+{
+	uint32		magic;
+	uint32		version;
+	uint32		record_header_size; /* offsetof(AuditRecord, strings) */
+	uint32		aggregate_entry_size;
+	uint64		next_event_id;
+	uint64		reset_event_id;
+	TimestampTz stats_reset;
+	uint64		aggregates_evicted;
+	uint64		history_count;
+	uint64		aggregate_count;
+} StoreFileHeader;
+
+/*
+ * At a clean shutdown, in the postmaster: write history (oldest first) and
+ * aggregates.  Not after a crash (code != 0): the store may be torn.
+ */
+static void
+store_shmem_shutdown(int code, Datum arg)
+{
+	StoreFileHeader fh;
+	FILE	   *file;
+	AuditRecord *record;
+	uint64		next;
+	uint64		first;
+
+	if (code != 0 || header == NULL || !save_store)
+		return;
+
+	next = pg_atomic_read_u64(&header->next_event_id);
+	first = Max(header->reset_event_id,
+				next > (uint64) history_size ? next - history_size : 1);
+
+	file = AllocateFile(STORE_DUMP_FILE ".tmp", PG_BINARY_W);
+	if (file == NULL)
+		goto error;
+
+	memset(&fh, 0, sizeof(fh));
+	fh.magic = STORE_FILE_MAGIC;
+	fh.version = STORE_FILE_VERSION;
+	fh.record_header_size = offsetof(AuditRecord, strings);
+	fh.aggregate_entry_size = sizeof(AggregateEntry);
+	fh.next_event_id = next;
+	fh.reset_event_id = header->reset_event_id;
+	fh.stats_reset = header->stats_reset;
+	fh.aggregates_evicted = header->aggregates_evicted;
+	fh.aggregate_count = header->aggregate_count;
+	record = palloc(record_capacity);
+	for (uint64 id = first; id < next; id++)
+	{
+		if (read_slot(history_slot(id), record) && record->event_id == id)
+			fh.history_count++;
+	}
+	if (fwrite(&fh, sizeof(fh), 1, file) != 1)
+		goto error;
+
+	for (uint64 id = first; id < next; id++)
+	{
+		uint32		size;
+
+		if (!read_slot(history_slot(id), record) || record->event_id != id)
+			continue;
+		size = record_used_size(record);
+		if (fwrite(&size, sizeof(size), 1, file) != 1 ||
+			fwrite(record, size, 1, file) != 1)
+			goto error;
+	}
+	for (int i = 0; i < aggregate_capacity; i++)
+	{
+		if (aggregates[i].state == AGGREGATE_USED &&
+			fwrite(&aggregates[i], sizeof(AggregateEntry), 1, file) != 1)
+			goto error;
+	}
+
+	if (FreeFile(file))
+	{
+		file = NULL;
+		goto error;
+	}
+	(void) durable_rename(STORE_DUMP_FILE ".tmp", STORE_DUMP_FILE, LOG);
+	return;
+
+error:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m",
+					STORE_DUMP_FILE ".tmp")));
+	if (file)
+		FreeFile(file);
+	unlink(STORE_DUMP_FILE ".tmp");
+}
+
+/*
+ * At startup, in the postmaster: read what the last clean shutdown saved.
+ * A file that is not ours, of another format, or cut short is ignored with
+ * a LOG line, and removed either way so that a crash restart starts empty.
+ */
+static void
+store_load(void)
+{
+	FILE	   *file;
+
+	file = AllocateFile(STORE_DUMP_FILE, PG_BINARY_R);
+	if (file == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m",
+							STORE_DUMP_FILE)));
+		return;
+	}
+
+	if (!load_dump(file))
+	{
+		ereport(LOG,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ignoring invalid pgtls_audit file \"%s\"",
+						STORE_DUMP_FILE)));
+		/* start empty rather than half-loaded */
+		memset(aggregates, 0, sizeof(AggregateEntry) * aggregate_capacity);
+		header->aggregate_count = 0;
+		header->aggregates_evicted = 0;
+		for (int i = 0; i < history_size; i++)
+			history_slot(i)->used = false;
+		pg_atomic_write_u64(&header->next_event_id, 1);
+		header->reset_event_id = 1;
+	}
+	FreeFile(file);
+	unlink(STORE_DUMP_FILE);
+}
+
+static bool
+load_dump(FILE *file)
+{
+	StoreFileHeader fh;
+	AuditRecord *loaded;
+	AuditRecord *record;
+	uint64		skip;
+
+	if (fread(&fh, sizeof(fh), 1, file) != 1 ||
+		fh.magic != STORE_FILE_MAGIC ||
+		fh.version != STORE_FILE_VERSION ||
+		fh.record_header_size != offsetof(AuditRecord, strings) ||
+		fh.aggregate_entry_size != sizeof(AggregateEntry) ||
+		fh.history_count > fh.next_event_id ||
+		fh.reset_event_id > fh.next_event_id)
+		return false;
+
+	/* a smaller history keeps the newest events */
+	skip = fh.history_count > (uint64) history_size ?
+		fh.history_count - history_size : 0;
+	loaded = palloc(offsetof(AuditRecord, strings) + RS_COUNT * (PG_UINT16_MAX + 1));
+	record = palloc(record_capacity);
+	for (uint64 i = 0; i < fh.history_count; i++)
+	{
+		uint32		size;
+		Size		strings = 0;
+
+		if (fread(&size, sizeof(size), 1, file) != 1 ||
+			size < offsetof(AuditRecord, strings) ||
+			size > offsetof(AuditRecord, strings) + RS_COUNT * (PG_UINT16_MAX + 1) ||
+			fread(loaded, size, 1, file) != 1)
+			return false;
+		for (int s = 0; s < RS_COUNT; s++)
+			strings += loaded->string_len[s] + 1;
+		if (offsetof(AuditRecord, strings) + strings != size ||
+			loaded->event_id == 0 || loaded->event_id >= fh.next_event_id)
+			return false;
+		if (i < skip)
+			continue;
+		copy_record(record, loaded);
+		write_slot(history_slot(record->event_id), record);
+	}
+
+	for (uint64 i = 0; i < fh.aggregate_count; i++)
+	{
+		AggregateEntry entry;
+		AggregateEntry *target;
+		AggregateKey key;
+
+		if (fread(&entry, sizeof(entry), 1, file) != 1 ||
+			entry.state != AGGREGATE_USED)
+			return false;
+
+		/* rebuild the key so that its padding hashes as ours does */
+		entry.key.user_name[NAMEDATALEN - 1] = '\0';
+		entry.key.database_name[NAMEDATALEN - 1] = '\0';
+		entry.key.tls_version[RECORD_SHORT_LEN - 1] = '\0';
+		entry.key.cipher[sizeof(entry.key.cipher) - 1] = '\0';
+		make_aggregate_key(&key, entry.key.user_name, entry.key.database_name,
+						   entry.key.tls_version, entry.key.cipher,
+						   entry.key.transport, entry.key.outcome);
+		target = aggregate_entry(&key, entry.first_seen);
+		target->count += entry.count;
+		target->first_seen = Min(target->first_seen, entry.first_seen);
+		target->last_seen = Max(target->last_seen, entry.last_seen);
+	}
+	if (fgetc(file) != EOF)
+		return false;
+
+	pg_atomic_write_u64(&header->next_event_id, fh.next_event_id);
+	header->reset_event_id = fh.reset_event_id;
+	header->stats_reset = fh.stats_reset;
+	header->aggregates_evicted = fh.aggregates_evicted;
+	return true;
+}

@@ -1,0 +1,464 @@
+/*-------------------------------------------------------------------------
+ *
+ * views.c
+ *		The SQL functions behind pgtls_audit's views.  They only read the
+ *		store (and, for the server certificate, ssl_cert_file).
+ *
+ * Visibility follows pg_stat_ssl: a role with the privileges of
+ * pg_read_all_stats sees every row; any other role sees only the rows of
+ * roles whose privileges it has (its own, in the simplest case).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "pgtls_audit.h"
+
+PG_FUNCTION_INFO_V1(pgtls_audit_history);
+PG_FUNCTION_INFO_V1(pgtls_audit_sessions);
+PG_FUNCTION_INFO_V1(pgtls_audit_summary);
+PG_FUNCTION_INFO_V1(pgtls_audit_status);
+PG_FUNCTION_INFO_V1(pgtls_audit_reset);
+PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
+
+/* Columns of the composite type pgtls_audit.attempt. */
+#define ATTEMPT_COLUMNS 40
+#define SUMMARY_COLUMNS 9
+#define STATUS_COLUMNS 9
+#define SERVER_CERTIFICATE_COLUMNS 11
+
+/*
+ * Fill values[i], nulls[i] and advance i: the rows below are long, and a
+ * column's position is its place in the SQL type.
+ */
+#define PUT(datum) (values[i] = (datum), nulls[i++] = false)
+#define PUT_NULL() (values[i] = (Datum) 0, nulls[i++] = true)
+#define PUT_TEXT(s) ((s) && *(s) ? PUT(CStringGetTextDatum(s)) : PUT_NULL())
+#define PUT_UTF8(s) ((s) ? PUT(utf8_text(s)) : PUT_NULL())
+#define PUT_TIMESTAMP(t) (timestamp_value((t), &values[i]) ? \
+						  (nulls[i++] = false) : (nulls[i++] = true))
+
+/* Which roles' rows the caller may see, decided once per role name. */
+typedef struct Visibility
+{
+	bool		see_all;
+	HTAB	   *decided;		/* role name -> bool */
+} Visibility;
+
+typedef struct VisibilityEntry
+{
+	char		role_name[NAMEDATALEN];
+	bool		visible;
+} VisibilityEntry;
+
+/* State of one scan that fills a tuplestore. */
+typedef struct AttemptScan
+{
+	ReturnSetInfo *rsinfo;
+	Visibility	visibility;
+} AttemptScan;
+
+static void require_store(void);
+static void init_visibility(Visibility *visibility);
+static bool role_visible(Visibility *visibility, const char *role_name);
+static void emit_attempt(const AuditRecord *record, void *arg);
+static Datum violations_array(uint32 violations);
+static Datum utf8_text(const char *value);
+static Datum serial_numeric(const char *serial);
+static bool timestamp_value(TimestampTz value, Datum *datum);
+static Datum subject_alt_names(X509 *cert);
+
+static void
+require_store(void)
+{
+	if (!store_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgtls_audit must be loaded via \"shared_preload_libraries\"")));
+}
+
+static void
+init_visibility(Visibility *visibility)
+{
+	HASHCTL		ctl;
+
+	visibility->see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	visibility->decided = NULL;
+	if (visibility->see_all)
+		return;
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(VisibilityEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	visibility->decided = hash_create("pgtls_audit visibility", 64, &ctl,
+									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/*
+ * Whether rows of the role named role_name may be shown.  Rows of a name
+ * that is no role (a failed login as a stranger) only to see_all.
+ */
+static bool
+role_visible(Visibility *visibility, const char *role_name)
+{
+	VisibilityEntry *entry;
+	bool		found;
+
+	if (visibility->see_all)
+		return true;
+	entry = hash_search(visibility->decided, role_name, HASH_ENTER, &found);
+	if (!found)
+	{
+		Oid			role = get_role_oid(role_name, true);
+
+		entry->visible = OidIsValid(role) && has_privs_of_role(GetUserId(), role);
+	}
+	return entry->visible;
+}
+
+Datum
+pgtls_audit_history(PG_FUNCTION_ARGS)
+{
+	AttemptScan	state;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	init_visibility(&state.visibility);
+	store_scan_history(emit_attempt, &state);
+	return (Datum) 0;
+}
+
+Datum
+pgtls_audit_sessions(PG_FUNCTION_ARGS)
+{
+	AttemptScan	state;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	init_visibility(&state.visibility);
+	store_scan_sessions(emit_attempt, &state);
+	return (Datum) 0;
+}
+
+/* One row of pgtls_audit.attempt; the order is the SQL type's. */
+static void
+emit_attempt(const AuditRecord *r, void *arg)
+{
+	AttemptScan  *state = (AttemptScan *) arg;
+	Datum		values[ATTEMPT_COLUMNS];
+	bool		nulls[ATTEMPT_COLUMNS];
+	int			i = 0;
+
+
+	if (!role_visible(&state->visibility, r->user_name))
+		return;
+
+	PUT(Int64GetDatum((int64) r->event_id));
+	PUT(TimestampTzGetDatum(r->time));
+	PUT(CStringGetTextDatum(stage_name(r->stage)));
+	PUT(CStringGetTextDatum(outcome_name(r->outcome)));
+	if (r->judged)
+		PUT(violations_array(r->violations));
+	else
+		PUT_NULL();
+	if (pgtls_audit_mode != MODE_OFF && r->stage == STAGE_AUTHENTICATION)
+	{
+		AuditAttempt attempt;
+
+		record_to_attempt(r, &attempt);
+		PUT(violations_array(judge_attempt(&attempt)));
+	}
+	else
+		PUT_NULL();
+	PUT(Int32GetDatum(r->pid));
+	PUT_TEXT(r->user_name);
+	PUT_TEXT(r->database_name);
+	PUT_TEXT(r->application_name);
+	PUT(BoolGetDatum(r->replication));
+	PUT(CStringGetTextDatum(transport_name(r->transport)));
+	if (r->client_addr[0])
+		PUT(DirectFunctionCall1(inet_in, CStringGetDatum(r->client_addr)));
+	else
+		PUT_NULL();
+	if (r->client_port >= 0)
+		PUT(Int32GetDatum(r->client_port));
+	else
+		PUT_NULL();
+	PUT_TEXT(r->auth_method);
+	if (r->hba_line > 0)
+		PUT(Int32GetDatum(r->hba_line));
+	else
+		PUT_NULL();
+	PUT(BoolGetDatum(r->ssl));
+	PUT_TEXT(r->tls_version);
+	PUT_TEXT(r->cipher);
+	if (r->ssl)
+		PUT(Int32GetDatum(r->cipher_bits));
+	else
+		PUT_NULL();
+	PUT_TEXT(r->key_exchange_group);
+	if (r->ssl)
+		PUT(BoolGetDatum(r->forward_secrecy));
+	else
+		PUT_NULL();
+	PUT_UTF8(record_string(r, RS_SNI));
+	if (r->ssl)
+		PUT(BoolGetDatum(r->cert_present));
+	else
+		PUT_NULL();
+	if (r->cert_present)
+		PUT(BoolGetDatum(r->cert_verified));
+	else
+		PUT_NULL();
+	PUT_UTF8(record_string(r, RS_CERT_SUBJECT));
+	if (r->cert_present)
+		PUT(BoolGetDatum(r->string_truncated[RS_CERT_SUBJECT]));
+	else
+		PUT_NULL();
+	PUT_UTF8(record_string(r, RS_CERT_ISSUER));
+	if (r->cert_present)
+		PUT(BoolGetDatum(r->string_truncated[RS_CERT_ISSUER]));
+	else
+		PUT_NULL();
+	if (r->cert_serial[0])
+		PUT(serial_numeric(r->cert_serial));
+	else
+		PUT_NULL();
+	PUT_TEXT(r->cert_fingerprint);
+	if (r->cert_present)
+	{
+		PUT_TIMESTAMP(r->cert_not_before);
+		PUT_TIMESTAMP(r->cert_not_after);
+	}
+	else
+	{
+		PUT_NULL();
+		PUT_NULL();
+	}
+	PUT_TEXT(r->cert_key_algorithm);
+	if (r->cert_key_bits > 0)
+		PUT(Int32GetDatum(r->cert_key_bits));
+	else
+		PUT_NULL();
+	PUT_TEXT(r->cert_signature_algorithm);
+	PUT(BoolGetDatum(r->gss_authenticated));
+	PUT(BoolGetDatum(r->gss_encrypted));
+	PUT_UTF8(record_string(r, RS_GSS_PRINCIPAL));
+	PUT_UTF8(record_string(r, RS_REASON));
+
+	Assert(i == ATTEMPT_COLUMNS);
+	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
+						 values, nulls);
+}
+
+/* {protocol,cipher_bits} */
+static Datum
+violations_array(uint32 violations)
+{
+	Datum		names[VIOLATION_COUNT];
+	int			count = 0;
+
+	for (int i = 0; i < VIOLATION_COUNT; i++)
+	{
+		if (violations & (1 << i))
+			names[count++] = CStringGetTextDatum(AuditViolationNames[i]);
+	}
+	return PointerGetDatum(construct_array(names, count, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+/* Certificate strings are UTF-8 (the store keeps them valid). */
+static Datum
+utf8_text(const char *value)
+{
+	char	   *converted = pg_any_to_server(value, strlen(value), PG_UTF8);
+
+	return CStringGetTextDatum(converted);
+}
+
+static Datum
+serial_numeric(const char *serial)
+{
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(serial),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+static bool
+timestamp_value(TimestampTz value, Datum *datum)
+{
+	if (TIMESTAMP_NOT_FINITE(value))
+		return false;
+	*datum = TimestampTzGetDatum(value);
+	return true;
+}
+
+Datum
+pgtls_audit_summary(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Visibility	visibility;
+	AggregateEntry *entries;
+	int			count;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	init_visibility(&visibility);
+	count = store_copy_aggregates(&entries);
+
+	for (int n = 0; n < count; n++)
+	{
+		AggregateEntry *e = &entries[n];
+		Datum		values[SUMMARY_COLUMNS];
+		bool		nulls[SUMMARY_COLUMNS] = {0};
+
+		if (!role_visible(&visibility, e->key.user_name))
+			continue;
+		values[0] = CStringGetTextDatum(e->key.user_name);
+		values[1] = CStringGetTextDatum(e->key.database_name);
+		values[2] = CStringGetTextDatum(transport_name(e->key.transport));
+		nulls[3] = e->key.tls_version[0] == '\0';
+		values[3] = CStringGetTextDatum(e->key.tls_version);
+		nulls[4] = e->key.cipher[0] == '\0';
+		values[4] = CStringGetTextDatum(e->key.cipher);
+		values[5] = CStringGetTextDatum(outcome_name(e->key.outcome));
+		values[6] = Int64GetDatum((int64) e->count);
+		values[7] = TimestampTzGetDatum(e->first_seen);
+		values[8] = TimestampTzGetDatum(e->last_seen);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+pgtls_audit_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	StoreStatus status;
+	Datum		values[STATUS_COLUMNS];
+	bool		nulls[STATUS_COLUMNS] = {0};
+
+	require_store();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	store_get_status(&status);
+
+	values[0] = Int32GetDatum(status.history_size);
+	values[1] = Int64GetDatum((int64) status.events_total);
+	values[2] = Int64GetDatum((int64) status.events_retained);
+	values[3] = Int64GetDatum((int64) status.events_overwritten);
+	values[4] = Int32GetDatum(status.max_aggregates);
+	values[5] = Int32GetDatum(status.aggregates);
+	values[6] = Int64GetDatum((int64) status.aggregates_evicted);
+	values[7] = Int32GetDatum(status.max_dn_length);
+	values[8] = TimestampTzGetDatum(status.stats_reset);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+Datum
+pgtls_audit_reset(PG_FUNCTION_ARGS)
+{
+	require_store();
+	store_reset();
+	PG_RETURN_VOID();
+}
+
+/*
+ * The certificate in ssl_cert_file, as it is on disk now (the server
+ * reads it again at reload).  No row when ssl is off.
+ */
+Datum
+pgtls_audit_server_certificate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *path = GetConfigOption("ssl_cert_file", false, false);
+	const char *ssl = GetConfigOption("ssl", false, false);
+	AuditAttempt facts;
+	Datum		values[SERVER_CERTIFICATE_COLUMNS];
+	bool		nulls[SERVER_CERTIFICATE_COLUMNS] = {0};
+	BIO		   *bio;
+	X509	   *cert;
+	int			i = 0;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	if (ssl == NULL || strcmp(ssl, "on") != 0 || path == NULL || path[0] == '\0')
+		return (Datum) 0;
+
+	bio = BIO_new_file(path, "r");
+	cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	if (bio)
+		BIO_free(bio);
+	if (cert == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("could not load server certificate file \"%s\"", path)));
+
+	memset(&facts, 0, sizeof(facts));
+	capture_certificate(cert, &facts);
+
+	PUT_UTF8(facts.cert_subject);
+	PUT_UTF8(facts.cert_issuer);
+	PUT(serial_numeric(facts.cert_serial));
+	PUT_TEXT(facts.cert_fingerprint);
+	PUT_TIMESTAMP(facts.cert_not_before);
+	PUT_TIMESTAMP(facts.cert_not_after);
+	if (TIMESTAMP_NOT_FINITE(facts.cert_not_after))
+		PUT_NULL();
+	else
+		PUT(Int32GetDatum((int32) ((facts.cert_not_after - GetCurrentTimestamp()) /
+								   USECS_PER_DAY)));
+	PUT_TEXT(facts.cert_key_algorithm);
+	PUT(Int32GetDatum(facts.cert_key_bits));
+	PUT_TEXT(facts.cert_signature_algorithm);
+	PUT(subject_alt_names(cert));
+	X509_free(cert);
+
+	Assert(i == SERVER_CERTIFICATE_COLUMNS);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* {DNS:db.example.com,IP:10.0.0.1} */
+static Datum
+subject_alt_names(X509 *cert)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int			count = names ? sk_GENERAL_NAME_num(names) : 0;
+	Datum	   *items = palloc(sizeof(Datum) * Max(count, 1));
+	int			kept = 0;
+
+	for (int n = 0; n < count; n++)
+	{
+		GENERAL_NAME *name = sk_GENERAL_NAME_value(names, n);
+		STACK_OF(CONF_VALUE) *parts = i2v_GENERAL_NAME(NULL, name, NULL);
+
+		if (parts != NULL && sk_CONF_VALUE_num(parts) > 0)
+		{
+			CONF_VALUE *part = sk_CONF_VALUE_value(parts, 0);
+
+			items[kept++] = utf8_text(psprintf("%s:%s", part->name,
+											   part->value ? part->value : ""));
+		}
+		sk_CONF_VALUE_pop_free(parts, X509V3_conf_free);
+	}
+	if (names)
+		GENERAL_NAMES_free(names);
+	return PointerGetDatum(construct_array(items, kept, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
