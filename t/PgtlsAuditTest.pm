@@ -39,6 +39,7 @@ use Math::BigInt;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
+use Time::Local qw(timegm);
 
 # Run openssl with an argument list, so that no subject byte meets a shell.
 sub openssl
@@ -119,20 +120,40 @@ sub make_client_cert
 		'-days', $opts{days} // '30', '-out', $cert{cert});
 	chmod 0600, $cert{key};
 
+	%cert = (%cert, %{ certificate_facts($cert{cert}) });
+	return \%cert;
+}
+
+=pod
+
+=item certificate_facts($path)
+
+What openssl itself reads in a PEM certificate: subject and issuer (RFC
+2253, UTF-8), serial (decimal), fingerprint (SHA-256), not_before and
+not_after (ISO 8601, the log's form) and not_after_epoch.
+
+=cut
+
+sub certificate_facts
+{
+	my ($path) = @_;
 	my $read = sub {
-		my $out = openssl('x509', '-in', $cert{cert}, '-noout',
+		my $out = openssl('x509', '-in', $path, '-noout',
 			'-nameopt', 'RFC2253,-esc_msb', '-dateopt', 'iso_8601', @_);
 		chomp $out;
 		$out =~ s/^[^=]*=//;
 		return $out;
 	};
-	$cert{subject}     = $read->('-subject');
-	$cert{issuer}      = $read->('-issuer');
-	$cert{serial}      = Math::BigInt->from_hex($read->('-serial'))->bstr;
-	$cert{fingerprint} = $read->('-fingerprint', '-sha256');
-	$cert{not_before}  = iso_timestamp($read->('-startdate'));
-	$cert{not_after}   = iso_timestamp($read->('-enddate'));
-	return \%cert;
+	my %facts;
+	$facts{subject}     = $read->('-subject');
+	$facts{issuer}      = $read->('-issuer');
+	$facts{serial}      = Math::BigInt->from_hex($read->('-serial'))->bstr;
+	$facts{fingerprint} = $read->('-fingerprint', '-sha256');
+	$facts{not_before}  = iso_timestamp($read->('-startdate'));
+	$facts{not_after}   = iso_timestamp($read->('-enddate'));
+	$facts{not_after} =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)/;
+	$facts{not_after_epoch} = timegm($6, $5, $4, $3, $2 - 1, $1);
+	return \%facts;
 }
 
 # "2026-11-22 07:00:00Z" -> "2026-11-22T07:00:00.000000Z", the log's form.
@@ -407,5 +428,59 @@ sub audit_line_for_pid
 		usleep(100_000);
 	}
 }
+
+=pod
+
+=item background_session($node, $connstr)
+
+A psql session that stays connected with $connstr, for as long as a test
+needs a live session: $session->query($sql) returns the output of one
+statement, $session->quit ends it.
+
+=cut
+
+sub background_session
+{
+	my ($node, $connstr) = @_;
+	my $session = { stdin => '', stdout => '', stderr => '' };
+	$session->{timeout} =
+	  IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	$session->{run} = IPC::Run::start(
+		[ $node->installed_command('psql'), '-XAtq', '-w', '-d', $connstr,
+		  '-v', 'ON_ERROR_STOP=1', '-f', '-' ],
+		'<', \$session->{stdin}, '>', \$session->{stdout},
+		'2>', \$session->{stderr}, $session->{timeout});
+	return bless $session, 'PgtlsAuditTest::Session';
+}
+
+package PgtlsAuditTest::Session;
+
+use Carp;
+
+# Run one statement; its output (without the trailing newline).
+sub query
+{
+	my ($self, $sql) = @_;
+	my $marker = 'pgtls_audit_session_done';
+	$self->{stdout} = '';
+	$self->{stdin} .= "$sql;\n\\echo $marker\n";
+	$self->{timeout}->start($PostgreSQL::Test::Utils::timeout_default);
+	$self->{run}->pump until $self->{stdout} =~ /$marker\n/
+	  || $self->{timeout}->is_expired;
+	croak "session query timed out: $sql; stderr: $self->{stderr}"
+	  if $self->{timeout}->is_expired;
+	(my $result = $self->{stdout}) =~ s/\n?$marker\n//;
+	return $result;
+}
+
+sub quit
+{
+	my ($self) = @_;
+	$self->{stdin} .= "\\q\n";
+	$self->{run}->finish;
+	return;
+}
+
+package PgtlsAuditTest;
 
 1;
