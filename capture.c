@@ -142,7 +142,9 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 	}
 #endif
 
-	if (port->ssl_in_use && port->ssl != NULL)
+	/* a refused handshake has no TLS facts worth the name */
+	if (port->ssl_in_use && port->ssl != NULL &&
+		SSL_is_init_finished((SSL *) port->ssl))
 	{
 		attempt->ssl = true;
 		capture_tls((SSL *) port->ssl, attempt);

@@ -51,6 +51,7 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 		appendStringInfoChar(buf, '{');
 
 	put_raw(&w, "outcome", outcome_name(a->outcome));
+	put_raw(&w, "stage", stage_name(a->stage));
 	if (a->judged)
 		put_violations(&w, a->violations);
 	put_timestamp(&w, "time", a->time);
@@ -96,6 +97,7 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 	put_bool(&w, "gss_authenticated", a->gss_authenticated);
 	put_bool(&w, "gss_encrypted", a->gss_encrypted);
 	put_string(&w, "gss_principal", a->gss_principal);
+	put_string(&w, "reason", a->reason);
 
 	if (w.json)
 		appendStringInfoChar(buf, '}');

@@ -21,6 +21,8 @@
 #include "fmgr.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "storage/ipc.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -55,14 +57,28 @@ static const struct config_enum_entry log_level_options[] = {
 /*---- Saved hook values ----*/
 
 static ClientAuthentication_hook_type prev_client_authentication_hook = NULL;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*---- Per-backend state ----*/
+
+/* This connection attempt has been recorded: never record it twice. */
+static bool attempt_recorded = false;
+
+/* The line of a refused attempt, written when the backend exits. */
+static char *pending_line = NULL;
 
 /*---- Function declarations ----*/
 
 void		_PG_init(void);
 
 static void pgtls_audit_client_authentication(Port *port, int status);
+static void pgtls_audit_emit_log(ErrorData *edata);
+static bool is_refusal(const ErrorData *edata);
+static void record_refusal(const ErrorData *edata);
+static void log_pending_line(int code, Datum arg);
 static AuditOutcome decide_outcome(int status, uint32 violations);
-static void log_attempt(const AuditAttempt *attempt);
+static char *format_line(const AuditAttempt *attempt);
+static void log_line(const char *line);
 
 void
 _PG_init(void)
@@ -106,6 +122,8 @@ _PG_init(void)
 
 	prev_client_authentication_hook = ClientAuthentication_hook;
 	ClientAuthentication_hook = pgtls_audit_client_authentication;
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = pgtls_audit_emit_log;
 }
 
 /*
@@ -122,18 +140,22 @@ pgtls_audit_client_authentication(Port *port, int status)
 	if (prev_client_authentication_hook)
 		prev_client_authentication_hook(port, status);
 
+	/* PostgreSQL's FATAL after a failed authentication is this attempt */
+	attempt_recorded = true;
+
 	context = AllocSetContextCreate(CurrentMemoryContext, "pgtls_audit",
 									ALLOCSET_SMALL_SIZES);
 	oldcontext = MemoryContextSwitchTo(context);
 
 	capture_attempt(port, status, &attempt);
+	attempt.stage = STAGE_AUTHENTICATION;
 	attempt.judged = (pgtls_audit_mode != MODE_OFF);
 	if (attempt.judged)
 		attempt.violations = judge_attempt(&attempt);
 	attempt.outcome = decide_outcome(status, attempt.violations);
 
 	if (log_connections)
-		log_attempt(&attempt);
+		log_line(format_line(&attempt));
 	store_attempt(&attempt);
 
 	if (attempt.outcome == OUTCOME_REJECTED)
@@ -141,6 +163,78 @@ pgtls_audit_client_authentication(Port *port, int status)
 
 	MemoryContextSwitchTo(oldcontext);
 	MemoryContextDelete(context);
+}
+
+/*
+ * Attempts refused by PostgreSQL before ClientAuthentication_hook runs
+ * (TLS handshake failures, pg_hba.conf rejections, a missing client
+ * certificate) are seen only here.  The fast path is one flag: outside
+ * connection startup, or once this attempt is recorded, nothing is done.
+ */
+static void
+pgtls_audit_emit_log(ErrorData *edata)
+{
+	if (ClientAuthInProgress && !attempt_recorded && MyProcPort != NULL &&
+		is_refusal(edata))
+		record_refusal(edata);
+
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*
+ * A FATAL ends the attempt; so does a communication error (COMMERROR of
+ * class 08) before the startup packet, which PostgreSQL follows with a
+ * silent exit.
+ */
+static bool
+is_refusal(const ErrorData *edata)
+{
+	if (edata->elevel >= FATAL)
+		return true;
+	return edata->elevel == COMMERROR &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
+}
+
+/*
+ * Record a refused attempt with what is known at its stage.  This runs
+ * inside error reporting, possibly before the backend has a PGPROC: the
+ * store takes only spinlocks, and the log line is written later, when the
+ * backend exits, rather than by a nested ereport here.
+ */
+static void
+record_refusal(const ErrorData *edata)
+{
+	AuditAttempt attempt;
+	Port	   *port = MyProcPort;
+
+	attempt_recorded = true;
+
+	capture_attempt(port, STATUS_ERROR, &attempt);
+	attempt.stage = (port->user_name != NULL && port->user_name[0] != '\0') ?
+		STAGE_AUTHENTICATION : STAGE_HANDSHAKE;
+	attempt.outcome = OUTCOME_REFUSED;
+	attempt.reason = edata->message;
+	attempt.judged = (pgtls_audit_mode != MODE_OFF &&
+					  attempt.stage == STAGE_AUTHENTICATION);
+	if (attempt.judged)
+		attempt.violations = judge_attempt(&attempt);
+
+	store_attempt(&attempt);
+
+	if (log_connections)
+	{
+		pending_line = MemoryContextStrdup(TopMemoryContext, format_line(&attempt));
+		on_proc_exit(log_pending_line, (Datum) 0);
+	}
+}
+
+static void
+log_pending_line(int code, Datum arg)
+{
+	if (pending_line != NULL)
+		log_line(pending_line);
+	pending_line = NULL;
 }
 
 static AuditOutcome
@@ -155,16 +249,21 @@ decide_outcome(int status, uint32 violations)
 	return OUTCOME_ACCEPTED;
 }
 
-static void
-log_attempt(const AuditAttempt *attempt)
+static char *
+format_line(const AuditAttempt *attempt)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	format_attempt(&buf, attempt, pgtls_audit_log_format);
+	return buf.data;
+}
+
+static void
+log_line(const char *line)
+{
 	ereport(log_level,
-			(errmsg_internal("%s", buf.data),
+			(errmsg_internal("%s", line),
 			 errhidestmt(true),
 			 errhidecontext(true)));
-	pfree(buf.data);
 }

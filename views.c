@@ -329,7 +329,9 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 
 		if (!role_visible(&visibility, e->key.user_name))
 			continue;
+		nulls[0] = e->key.user_name[0] == '\0';
 		values[0] = CStringGetTextDatum(e->key.user_name);
+		nulls[1] = e->key.database_name[0] == '\0';
 		values[1] = CStringGetTextDatum(e->key.database_name);
 		values[2] = CStringGetTextDatum(transport_name(e->key.transport));
 		nulls[3] = e->key.tls_version[0] == '\0';

@@ -431,6 +431,31 @@ sub audit_line_for_pid
 
 =pod
 
+=item openssl_client_conf($dir, $name, %settings)
+
+Write an OpenSSL configuration file for clients with the given
+system_default settings (e.g. MinProtocol => 'TLSv1', CipherString =>
+'AES128-SHA:@SECLEVEL=0') and return its path, for OPENSSL_CONF: the way
+to make libpq negotiate what a modern default would refuse.
+
+=cut
+
+sub openssl_client_conf
+{
+	my ($dir, $name, %settings) = @_;
+	my $path = "$dir/openssl-$name.cnf";
+	open my $fh, '>', $path or croak "could not write $path: $!";
+	print $fh "openssl_conf = default_conf\n\n",
+	  "[default_conf]\nssl_conf = ssl_sect\n\n",
+	  "[ssl_sect]\nsystem_default = system_default_sect\n\n",
+	  "[system_default_sect]\n",
+	  map { "$_ = $settings{$_}\n" } sort keys %settings;
+	close $fh;
+	return $path;
+}
+
+=pod
+
 =item background_session($node, $connstr)
 
 A psql session that stays connected with $connstr, for as long as a test
