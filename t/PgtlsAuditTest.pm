@@ -97,7 +97,7 @@ sub make_pki
 Make a client certificate signed by the test CA with the given openssl
 "-subj" string (UTF-8 allowed; "\+" and "\," escape, raw control bytes
 pass as they are).  Options: key => 'rsa:2048' (default) or 'ec',
-days => 30.  Returns a hash: cert, key, and the facts an independent
+days => 30, serial => '0x...' (default: the CA's next serial).  Returns a hash: cert, key, and the facts an independent
 openssl reading gives: subject and issuer (RFC 2253, UTF-8), serial
 (decimal), fingerprint (SHA-256), not_before and not_after (ISO 8601).
 
@@ -116,7 +116,8 @@ sub make_client_cert
 	openssl('req', '-new', '-nodes', @key, '-utf8', '-keyout', $cert{key},
 		'-out', "$dir/$name.csr", '-subj', $subject);
 	openssl('x509', '-req', '-in', "$dir/$name.csr", '-CA', $pki->{ca_cert},
-		'-CAkey', $pki->{ca_key}, '-CAcreateserial',
+		'-CAkey', $pki->{ca_key},
+		$opts{serial} ? ('-set_serial', $opts{serial}) : '-CAcreateserial',
 		'-days', $opts{days} // '30', '-out', $cert{cert});
 	chmod 0600, $cert{key};
 
