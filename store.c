@@ -449,7 +449,7 @@ make_aggregate_key(AggregateKey *key, const char *user_name,
 /*
  * The aggregate row of "key", inserted (with count 0) if absent; the caller
  * holds aggregate_mutex.  Open addressing with linear probing in a table at
- * most half full.  When max_aggregates rows exist, the least recently seen
+ * most half used.  When max_aggregates rows exist, the least recently seen
  * one is evicted: a scan, but only when a new key meets a full table, which
  * is rare since keys are few.
  */
@@ -461,7 +461,13 @@ aggregate_entry(const AggregateKey *key, TimestampTz now)
 	AggregateEntry *free_entry = NULL;
 	AggregateEntry *entry;
 
-	for (uint32 i = hash & mask;; i = (i + 1) & mask)
+	/*
+	 * Evictions leave tombstones, so the probe is bounded by the table size
+	 * rather than by an empty slot; at most half the slots are in use, so a
+	 * free one is always found.
+	 */
+	for (uint32 n = 0, i = hash & mask; n < (uint32) aggregate_capacity;
+		 n++, i = (i + 1) & mask)
 	{
 		entry = &aggregates[i];
 		if (entry->state == AGGREGATE_USED)

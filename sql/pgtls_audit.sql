@@ -53,6 +53,29 @@ SELECT events_total, events_retained, events_overwritten, aggregates,
 SELECT count(*) FROM pgtls_audit.history;
 SELECT count(*) FROM pgtls_audit.summary;
 
+-- A full summary evicts its least recently seen rows, and counts them:
+-- max_aggregates is 10 here, and 13 keys arrive.
+SELECT format('CREATE ROLE pgtls_audit_r%s LOGIN', n) FROM generate_series(1, 12) n \gexec
+SELECT current_user AS superuser \gset
+SELECT pgtls_audit.reset();
+\c - pgtls_audit_r1
+\c - pgtls_audit_r2
+\c - pgtls_audit_r3
+\c - pgtls_audit_r4
+\c - pgtls_audit_r5
+\c - pgtls_audit_r6
+\c - pgtls_audit_r7
+\c - pgtls_audit_r8
+\c - pgtls_audit_r9
+\c - pgtls_audit_r10
+\c - pgtls_audit_r11
+\c - pgtls_audit_r12
+\c - :superuser
+SELECT aggregates, aggregates_evicted FROM pgtls_audit.status;
+SELECT string_agg(user_name, ' ' ORDER BY last_seen) AS kept
+  FROM pgtls_audit.summary WHERE user_name LIKE 'pgtls_audit_r%';
+SELECT format('DROP ROLE pgtls_audit_r%s', n) FROM generate_series(1, 12) n \gexec
+
 -- Every setting, its default and who may change it.
 SELECT name, setting, context, vartype
   FROM pg_settings
