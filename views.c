@@ -76,6 +76,8 @@ typedef struct AttemptScan
 static void require_store(void);
 static void init_visibility(Visibility *visibility);
 static bool role_visible(Visibility *visibility, const char *role_name);
+static void emit_attempts(FunctionCallInfo fcinfo,
+						  void (*scan) (RecordVisitor visitor, void *arg));
 static void emit_attempt(const AuditRecord *record, void *arg);
 static Datum violations_array(uint32 violations);
 static Datum utf8_text(const char *value);
@@ -130,29 +132,31 @@ role_visible(Visibility *visibility, const char *role_name)
 	return entry->visible;
 }
 
-Datum
-pgtls_audit_history(PG_FUNCTION_ARGS)
+/* Fill the result with the records a store scan visits. */
+static void
+emit_attempts(FunctionCallInfo fcinfo,
+			  void (*scan) (RecordVisitor visitor, void *arg))
 {
-	AttemptScan	state;
+	AttemptScan state;
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
 	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	init_visibility(&state.visibility);
-	store_scan_history(emit_attempt, &state);
+	scan(emit_attempt, &state);
+}
+
+Datum
+pgtls_audit_history(PG_FUNCTION_ARGS)
+{
+	emit_attempts(fcinfo, store_scan_history);
 	return (Datum) 0;
 }
 
 Datum
 pgtls_audit_sessions(PG_FUNCTION_ARGS)
 {
-	AttemptScan	state;
-
-	require_store();
-	InitMaterializedSRF(fcinfo, 0);
-	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	init_visibility(&state.visibility);
-	store_scan_sessions(emit_attempt, &state);
+	emit_attempts(fcinfo, store_scan_sessions);
 	return (Datum) 0;
 }
 

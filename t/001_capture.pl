@@ -17,12 +17,7 @@ use PgtlsAuditTest;
 my $pki = PgtlsAuditTest::make_pki();
 my $node = PgtlsAuditTest::tls_node('capture', $pki);
 
-$node->safe_psql(
-	'postgres', q{
-CREATE ROLE cert_users;
-CREATE ROLE certuser LOGIN IN ROLE cert_users;
-CREATE ROLE alice LOGIN PASSWORD 'alice-secret';
-});
+PgtlsAuditTest::create_roles($node, 'alice');
 
 my %certs = (
 	plain => PgtlsAuditTest::make_client_cert($pki, 'certuser',

@@ -22,14 +22,8 @@ my $node = PgtlsAuditTest::tls_node('store', $pki,
 	conf => "pgtls_audit.history_size = 20\nrestart_after_crash = on\n");
 my $dump = $node->data_dir . '/pg_stat/pgtls_audit.stat';
 
-$node->safe_psql(
-	'postgres', q{
-CREATE EXTENSION pgtls_audit;
-CREATE ROLE cert_users;
-CREATE ROLE certuser LOGIN IN ROLE cert_users;
-CREATE ROLE alice LOGIN PASSWORD 'alice-secret';
-CREATE ROLE bob LOGIN PASSWORD 'bob-secret';
-});
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+PgtlsAuditTest::create_roles($node, 'alice', 'bob');
 
 my $long = PgtlsAuditTest::make_client_cert($pki, 'long',
 	'/C=US/ST=Some Rather Long State Name/L=A City With A Long Name'

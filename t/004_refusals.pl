@@ -23,14 +23,8 @@ my $node = PgtlsAuditTest::tls_node(
 		"hostssl all +cert_users 127.0.0.1/32 cert clientcert=verify-full\n",
 		"hostssl all carol 127.0.0.1/32 reject\n",
 		"hostssl all all 127.0.0.1/32 scram-sha-256\n"));
-$node->safe_psql(
-	'postgres', q{
-CREATE EXTENSION pgtls_audit;
-CREATE ROLE cert_users;
-CREATE ROLE certuser LOGIN IN ROLE cert_users;
-CREATE ROLE alice LOGIN PASSWORD 'alice-secret';
-CREATE ROLE carol LOGIN PASSWORD 'carol-secret';
-});
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+PgtlsAuditTest::create_roles($node, 'alice', 'carol');
 
 sub connstr { return PgtlsAuditTest::tls_connstr($node, $pki, @_); }
 

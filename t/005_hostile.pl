@@ -19,11 +19,8 @@ use PgtlsAuditTest;
 my $pki = PgtlsAuditTest::make_pki();
 my $node = PgtlsAuditTest::tls_node('hostile', $pki,
 	conf => "pgtls_audit.max_dn_length = 8192\n");
-$node->safe_psql(
-	'postgres', q{
-CREATE EXTENSION pgtls_audit;
-CREATE ROLE alice LOGIN PASSWORD 'alice-secret';
-});
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+PgtlsAuditTest::create_roles($node, 'alice');
 
 my %certs = (
 	'control characters' => [ "/O=q\"uote\\,comma\\+plus/CN=a\nb\rc\td\033[31me\x7ff\\\\g" ],

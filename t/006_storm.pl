@@ -24,12 +24,8 @@ my $pki = PgtlsAuditTest::make_pki();
 my $node = PgtlsAuditTest::tls_node('storm', $pki,
 	conf => "pgtls_audit.history_size = 10000\n"
 	  . "max_connections = 100\nrestart_after_crash = on\n");
-$node->safe_psql(
-	'postgres', q{
-CREATE EXTENSION pgtls_audit;
-CREATE ROLE cert_users;
-CREATE ROLE certuser LOGIN IN ROLE cert_users;
-});
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+PgtlsAuditTest::create_roles($node);
 my $cert = PgtlsAuditTest::make_client_cert($pki, 'certuser',
 	'/O=pgtls_audit test/OU=storm/CN=certuser');
 my $connstr = PgtlsAuditTest::tls_connstr($node, $pki, user => 'certuser',

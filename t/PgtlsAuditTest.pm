@@ -200,6 +200,27 @@ password_encryption = 'scram-sha-256'
 
 =pod
 
+=item create_roles($node, @names)
+
+The roles the tests log in as: "cert_users" (a group, pg_hba "cert" in
+hba_lines()), "certuser" in it, and each of @names with the password
+"NAME-secret".
+
+=cut
+
+sub create_roles
+{
+	my ($node, @names) = @_;
+	$node->safe_psql('postgres',
+		join("\n",
+			'CREATE ROLE cert_users;',
+			'CREATE ROLE certuser LOGIN IN ROLE cert_users;',
+			map { "CREATE ROLE $_ LOGIN PASSWORD '$_-secret';" } @names));
+	return;
+}
+
+=pod
+
 =item hba_lines()
 
 The default rules: unix sockets trusted; over TLS, role "certuser" and any
