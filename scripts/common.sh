@@ -34,9 +34,15 @@ install_dependencies()
 # Build without warnings and install into the PostgreSQL tree.
 build_and_install()
 {
+	local output
 	make -C "$PROJECT_DIR" -s clean
-	make -C "$PROJECT_DIR" -s 2>&1 | tee /dev/stderr | grep -q 'warning:' &&
-		{ echo "the build has warnings" >&2; exit 1; }
+	output=$(make -C "$PROJECT_DIR" -s 2>&1) ||
+		{ echo "$output" >&2; echo "the build failed" >&2; exit 1; }
+	if grep -q 'warning:' <<<"$output"; then
+		echo "$output" >&2
+		echo "the build has warnings" >&2
+		exit 1
+	fi
 	make -C "$PROJECT_DIR" -s install >/dev/null
 }
 
