@@ -32,6 +32,9 @@ const char *const AuditViolationNames[VIOLATION_COUNT] = {
 	"auth_method",
 };
 
+/* STACK_OF(SSL_CIPHER), spelled so that pg_bsd_indent reads a typedef */
+typedef struct stack_st_SSL_CIPHER CipherStack;
+
 /* The ciphers allowed by pgtls_audit.ciphers, as sorted OpenSSL ids. */
 typedef struct CipherAllowList
 {
@@ -292,7 +295,7 @@ static bool
 check_ciphers(char **newval, void **extra, GucSource source)
 {
 	SSL_CTX    *context;
-	STACK_OF(SSL_CIPHER) *ciphers;
+	CipherStack *ciphers;
 	CipherAllowList *list;
 	int			count;
 

@@ -36,6 +36,9 @@ PG_FUNCTION_INFO_V1(pgtls_audit_status);
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
 
+/* STACK_OF(CONF_VALUE), spelled so that pg_bsd_indent reads a typedef */
+typedef struct stack_st_CONF_VALUE ConfValueStack;
+
 /* Columns of the composite type pgtls_audit.attempt. */
 #define ATTEMPT_COLUMNS 40
 #define SUMMARY_COLUMNS 9
@@ -164,7 +167,7 @@ pgtls_audit_sessions(PG_FUNCTION_ARGS)
 static void
 emit_attempt(const AuditRecord *r, void *arg)
 {
-	AttemptScan  *state = (AttemptScan *) arg;
+	AttemptScan *state = (AttemptScan *) arg;
 	Datum		values[ATTEMPT_COLUMNS];
 	bool		nulls[ATTEMPT_COLUMNS];
 	int			i = 0;
@@ -452,7 +455,7 @@ subject_alt_names(X509 *cert)
 	for (int n = 0; n < count; n++)
 	{
 		GENERAL_NAME *name = sk_GENERAL_NAME_value(names, n);
-		STACK_OF(CONF_VALUE) *parts = i2v_GENERAL_NAME(NULL, name, NULL);
+		ConfValueStack *parts = i2v_GENERAL_NAME(NULL, name, NULL);
 
 		if (parts != NULL && sk_CONF_VALUE_num(parts) > 0)
 		{

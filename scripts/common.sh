@@ -6,7 +6,7 @@ set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
-PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev
+PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
