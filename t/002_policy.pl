@@ -111,10 +111,11 @@ my %lenient = (
 	require_forward_secrecy => 'off',
 	require_client_cert     => 'off',
 	forbidden_auth_methods  => '');
-my %defaults = map { $_ => undef } keys %lenient;
+my %defaults = map { $_ => undef } ('mode', keys %lenient);
 
-# Check that the weak clients really are what the tests below take them for.
-PgtlsAuditTest::set_policy($node, %defaults, mode => 'audit');
+# Check that the weak clients really are what the tests below take them
+# for, under the default policy, whose mode is audit.
+PgtlsAuditTest::set_policy($node, %defaults);
 my %facts;
 foreach my $name (sort keys %client)
 {
@@ -150,12 +151,12 @@ is($facts{certuser}{auth_method}, 'cert',   'certuser: hba method cert');
 # What the default policy finds wrong with each client, and the primary
 # message of the refusal, which names the first violation.
 my %default_verdicts = (
-	tls13      => [''],
-	tls12      => [''],
-	alice_cert => [''],
-	certuser   => [''],
+	tls13        => [''],
+	tls12        => [''],
+	alice_cert   => [''],
+	certuser     => [''],
 	tls13_aes128 => [''],
-	rsa_kx     => [
+	rsa_kx       => [
 		'cipher,forward_secrecy',
 		'connection rejected: TLS cipher AES128-SHA is not allowed'
 	],
@@ -530,6 +531,14 @@ $result = PgtlsAuditTest::client_attempt($node, $pki, %{ $client{rsa_kx} },
 PgtlsAuditTest::rejection_ok($result, $result->{lines}[0],
 	$default_verdicts{rsa_kx}[1], $default_verdicts{rsa_kx}[0],
 	'options=-c pgtls_audit.mode=off');
+
+# The policy does not depend on the log line being written.
+PgtlsAuditTest::set_policy($node, log_connections => 'off');
+$node->connect_fails(
+	PgtlsAuditTest::tls_connstr($node, $pki, %{ $client{plaintext} }),
+	'log_connections off: still enforced',
+	expected_stderr => qr/FATAL:  connection rejected: encryption is required/);
+PgtlsAuditTest::set_policy($node, log_connections => undef);
 
 ###
 ### A client whose authentication failed learns nothing from the policy.
