@@ -26,6 +26,20 @@ test asks for, whatever bytes its subject holds.  Nodes listen on the IPv4
 and IPv6 loopback with TLS on and pgtls_audit preloaded.  Audit lines are
 read back from the server log and parsed, in either log format.
 
+Policy tests make weak sessions with a per-client OpenSSL configuration
+(openssl_client_conf), change the policy with set_policy, connect with
+client_attempt, and prove a setting with audit_allows_enforce_refuses:
+
+  my $conf = PgtlsAuditTest::openssl_client_conf($pki->{dir},
+	  CipherString => 'AES128-SHA:@SECLEVEL=0');
+  PgtlsAuditTest::audit_allows_enforce_refuses($node, $pki,
+	  name       => 'forward secrecy',
+	  policy     => { require_forward_secrecy => 'on' },
+	  client     => { user => 'alice', password => 'secret',
+	                  max_protocol => 'TLSv1.2', openssl_conf => $conf },
+	  violations => 'forward_secrecy',
+	  message    => 'connection rejected: TLS cipher AES128-SHA does not provide forward secrecy');
+
 =cut
 
 package PgtlsAuditTest;
