@@ -10,10 +10,17 @@
  * hooks when the configuration is loaded, in the postmaster, and inherited
  * by every backend; judging a connection is then a few comparisons.
  *
+ * Only TCP connections are judged: a Unix-domain socket never leaves the
+ * host.  The defaults are what a security review would ask of a new
+ * deployment (see README.md, "Policy"), and mode = audit by default so that
+ * loading the module never locks a client out before the operator has read
+ * what it would refuse.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "libpq/hba.h"
@@ -52,6 +59,20 @@ static char *policy_ciphers = NULL;
 static bool policy_require_forward_secrecy = true;
 static bool policy_require_client_cert = false;
 static char *policy_forbidden_auth_methods = NULL;
+
+/*
+ * AEAD ciphers with an ephemeral key exchange only (Mozilla's
+ * "intermediate" list for TLSv1.2): no CBC, no SHA-1 MAC, no RSA key
+ * transport, no anonymous suites.
+ */
+#define DEFAULT_CIPHERS \
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL"
+
+/*
+ * No authentication at all, a cleartext password, a replayable MD5 hash,
+ * and an ident answer that the client host chooses.
+ */
+#define DEFAULT_FORBIDDEN_AUTH_METHODS "trust, password, md5, ident"
 
 /* Prepared forms, set by the assign hooks. */
 static const CipherAllowList *allowed_ciphers = NULL;
@@ -127,7 +148,7 @@ define_policy_gucs(void)
 							   "Sets the TLS ciphers allowed below TLSv1.3, in OpenSSL cipher-string syntax.",
 							   "An empty string allows every cipher.",
 							   &policy_ciphers,
-							   "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES",
+							   DEFAULT_CIPHERS,
 							   PGC_SIGHUP,
 							   0,
 							   check_ciphers, assign_ciphers, NULL);
@@ -142,7 +163,7 @@ define_policy_gucs(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pgtls_audit.require_client_cert",
-							 "Requires TLS connections to present a verified client certificate.",
+							 "Requires TCP connections to use TLS with a verified client certificate.",
 							 NULL,
 							 &policy_require_client_cert,
 							 false,
@@ -152,9 +173,9 @@ define_policy_gucs(void)
 
 	DefineCustomStringVariable("pgtls_audit.forbidden_auth_methods",
 							   "Sets the pg_hba.conf authentication methods forbidden for TCP connections.",
-							   "A comma-separated list such as \"trust, password, md5\".",
+							   "A comma-separated list of pg_hba.conf method names such as \"trust, password, md5\".",
 							   &policy_forbidden_auth_methods,
-							   "trust, password, md5",
+							   DEFAULT_FORBIDDEN_AUTH_METHODS,
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   check_forbidden_auth_methods,
@@ -178,6 +199,14 @@ judge_attempt(const AuditAttempt *a)
 	{
 		if (policy_require_ssl && !a->gss_encrypted)
 			violations |= VIOLATION_NO_ENCRYPTION;
+
+		/*
+		 * Without TLS there is no certificate.  Judging only TLS sessions
+		 * would let an sslmode=prefer client without a certificate in on its
+		 * plaintext retry whenever require_ssl is off.
+		 */
+		if (policy_require_client_cert)
+			violations |= VIOLATION_NO_CLIENT_CERT;
 	}
 	else
 	{
@@ -206,8 +235,9 @@ judge_attempt(const AuditAttempt *a)
 
 /*
  * Refuse an authenticated connection that violates the policy, naming the
- * first violation.  Only called after PostgreSQL's own authentication
- * succeeded, so telling the client why reveals nothing to a stranger.
+ * first violation in the primary message and all of them in the detail.
+ * Only called after PostgreSQL's own authentication succeeded, so telling
+ * the client why reveals nothing to a stranger.
  */
 void
 reject_attempt(const AuditAttempt *a)
@@ -224,12 +254,12 @@ reject_attempt(const AuditAttempt *a)
 
 	if (v & VIOLATION_NO_ENCRYPTION)
 		REJECT(errmsg("connection rejected: encryption is required"),
-			   errhint("Connect with sslmode=require or a stronger setting."));
+			   errhint("Connect with sslmode=require or stronger, or with gssencmode=require."));
 	if (v & VIOLATION_PROTOCOL)
 		REJECT(errmsg("connection rejected: TLS protocol version %s is below the allowed minimum %s",
 					  a->tls_version,
 					  protocol_name(policy_min_protocol_version)),
-			   errhint("Use a client whose TLS library supports %s or later.",
+			   errhint("Use a client and TLS library that can negotiate %s or later.",
 					   protocol_name(policy_min_protocol_version)));
 	if (v & VIOLATION_CIPHER)
 		REJECT(errmsg("connection rejected: TLS cipher %s is not allowed",
@@ -245,11 +275,11 @@ reject_attempt(const AuditAttempt *a)
 			   errhint("Allow the client to negotiate an ECDHE or DHE cipher, or TLSv1.3."));
 	if (v & VIOLATION_NO_CLIENT_CERT)
 		REJECT(errmsg("connection rejected: a verified client certificate is required"),
-			   errhint("Connect with a client certificate signed by a certificate authority the server trusts (sslcert, sslkey)."));
+			   errhint("Connect over TLS with a client certificate signed by a certificate authority the server trusts (sslcert, sslkey)."));
 	if (v & VIOLATION_AUTH_METHOD)
 		REJECT(errmsg("connection rejected: authentication method \"%s\" is not allowed",
 					  a->auth_method),
-			   errhint("Ask the administrator for an account that uses SCRAM or certificate authentication."));
+			   errhint("Ask the server administrator to authenticate this connection with SCRAM or a client certificate."));
 
 #undef REJECT
 
@@ -308,12 +338,15 @@ check_ciphers(char **newval, void **extra, GucSource source)
 	context = SSL_CTX_new(TLS_method());
 	if (context == NULL)
 	{
+		ERR_clear_error();
 		GUC_check_errdetail("Could not create an OpenSSL context.");
 		return false;
 	}
 	SSL_CTX_set_security_level(context, 0);
 	if (SSL_CTX_set_cipher_list(context, *newval) != 1)
 	{
+		/* leave no stale error behind for the TLS code of this process */
+		ERR_clear_error();
 		SSL_CTX_free(context);
 		GUC_check_errdetail("OpenSSL selects no cipher for the cipher string \"%s\".",
 							*newval);

@@ -58,7 +58,7 @@ SELECT concat_ws('|', outcome, stage, transport, client_addr, client_port IS NOT
 }
 
 # 1. A TLS handshake failure: the client offers at most TLSv1.1.
-my $weak_conf = PgtlsAuditTest::openssl_client_conf($pki->{dir}, 'tls11',
+my $weak_conf = PgtlsAuditTest::openssl_client_conf($pki->{dir},
 	MinProtocol => 'TLSv1', CipherString => 'DEFAULT:@SECLEVEL=0');
 my ($rows, $lines) = attempts_of(
 	sub {

@@ -26,6 +26,20 @@ test asks for, whatever bytes its subject holds.  Nodes listen on the IPv4
 and IPv6 loopback with TLS on and pgtls_audit preloaded.  Audit lines are
 read back from the server log and parsed, in either log format.
 
+Policy tests make weak sessions with a per-client OpenSSL configuration
+(openssl_client_conf), change the policy with set_policy, connect with
+client_attempt, and prove a setting with audit_allows_enforce_refuses:
+
+  my $conf = PgtlsAuditTest::openssl_client_conf($pki->{dir},
+	  CipherString => 'AES128-SHA:@SECLEVEL=0');
+  PgtlsAuditTest::audit_allows_enforce_refuses($node, $pki,
+	  name       => 'forward secrecy',
+	  policy     => { require_forward_secrecy => 'on' },
+	  client     => { user => 'alice', password => 'secret',
+	                  max_protocol => 'TLSv1.2', openssl_conf => $conf },
+	  violations => 'forward_secrecy',
+	  message    => 'connection rejected: TLS cipher AES128-SHA does not provide forward secrecy');
+
 =cut
 
 package PgtlsAuditTest;
@@ -38,6 +52,7 @@ use JSON::PP;
 use Math::BigInt;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Test::More;
 use Time::HiRes qw(usleep);
 use Time::Local qw(timegm);
 
@@ -221,18 +236,22 @@ sub create_roles
 
 =pod
 
-=item hba_lines()
+=item hba_lines(@rules)
 
 The default rules: unix sockets trusted; over TLS, role "certuser" and any
 role named like its certificate's CN authenticate by certificate, everyone
-else by SCRAM; plaintext TCP by SCRAM; IPv6 likewise.
+else by SCRAM; plaintext TCP by SCRAM; IPv6 likewise.  @rules (lines
+without their newline) come first after the unix socket rule, so that they
+win over the defaults.
 
 =cut
 
 sub hba_lines
 {
+	my @rules = @_;
 	return join('',
 		"local all all trust\n",
+		map({ "$_\n" } @rules),
 		map { (
 			"hostssl all +cert_users $_ cert\n",
 			"hostssl all all $_ scram-sha-256\n",
@@ -255,7 +274,9 @@ sub write_hba
 
 A libpq connection string to the node over TCP.  Options: user, password,
 sslmode (default require), cert (a make_client_cert hash), ipv6 (connect to
-::1), max_protocol (ssl_max_protocol_version), application_name, extra.
+::1), min_protocol and max_protocol (ssl_min_protocol_version and
+ssl_max_protocol_version; libpq's own minimum is TLSv1.2), application_name,
+extra.
 Without a cert, sslcert=invalid keeps the user's own certificate out.
 
 =cut
@@ -279,6 +300,8 @@ sub tls_connstr
 		push @parts, 'sslcert=invalid';
 	}
 	push @parts, "password=$opts{password}" if defined $opts{password};
+	push @parts, "ssl_min_protocol_version=$opts{min_protocol}"
+	  if $opts{min_protocol};
 	push @parts, "ssl_max_protocol_version=$opts{max_protocol}"
 	  if $opts{max_protocol};
 	push @parts, "application_name=$opts{application_name}"
@@ -453,26 +476,31 @@ sub audit_line_for_pid
 
 =pod
 
-=item openssl_client_conf($dir, $name, %settings)
+=item openssl_client_conf($dir, %settings)
 
-Write an OpenSSL configuration file for clients with the given
-system_default settings (e.g. MinProtocol => 'TLSv1', CipherString =>
-'AES128-SHA:@SECLEVEL=0') and return its path, for OPENSSL_CONF: the way
-to make libpq negotiate what a modern default would refuse.
+Write an OpenSSL configuration file in $dir whose system_default section
+holds %settings (for example CipherString => 'AES128-SHA:@SECLEVEL=0',
+MinProtocol => 'TLSv1'), and return its path.  Give it to one client run as
+OPENSSL_CONF (client_attempt's openssl_conf option): it replaces the
+system's configuration, so the client can offer what Debian's defaults
+forbid.
 
 =cut
 
+my $client_conf_count = 0;
+
 sub openssl_client_conf
 {
-	my ($dir, $name, %settings) = @_;
-	my $path = "$dir/openssl-$name.cnf";
-	open my $fh, '>', $path or croak "could not write $path: $!";
-	print $fh "openssl_conf = default_conf\n\n",
-	  "[default_conf]\nssl_conf = ssl_sect\n\n",
-	  "[ssl_sect]\nsystem_default = system_default_sect\n\n",
-	  "[system_default_sect]\n",
-	  map { "$_ = $settings{$_}\n" } sort keys %settings;
-	close $fh;
+	my ($dir, %settings) = @_;
+	my $path = sprintf('%s/openssl_client_%d.cnf', $dir, ++$client_conf_count);
+	PostgreSQL::Test::Utils::append_to_file(
+		$path,
+		join('',
+			"openssl_conf = default_conf\n\n",
+			"[default_conf]\nssl_conf = ssl_sect\n\n",
+			"[ssl_sect]\nsystem_default = system_default_sect\n\n",
+			"[system_default_sect]\n",
+			map { "$_ = $settings{$_}\n" } sort keys %settings));
 	return $path;
 }
 
@@ -529,5 +557,184 @@ sub quit
 }
 
 package PgtlsAuditTest;
+
+=pod
+
+=item set_policy($node, %settings)
+
+Set pgtls_audit.<name> to each value of %settings with ALTER SYSTEM (an
+undefined value resets it), reload, and wait until a new session sees every
+value, so that the next connection is judged by the new policy.  Values
+must be spelled as pg_settings shows them: 'on', 'off', 'TLSv1.2', '256'.
+
+=cut
+
+sub set_policy
+{
+	my ($node, %settings) = @_;
+	my (@sql, @expected);
+	foreach my $name (sort keys %settings)
+	{
+		my $value = $settings{$name};
+		if (defined $value)
+		{
+			(my $quoted = $value) =~ s/'/''/g;
+			push @sql,      "ALTER SYSTEM SET pgtls_audit.$name = '$quoted';";
+			push @expected, "(name = 'pgtls_audit.$name' AND setting = '$quoted')";
+		}
+		else
+		{
+			push @sql,      "ALTER SYSTEM RESET pgtls_audit.$name;";
+			push @expected, "(name = 'pgtls_audit.$name' AND setting = boot_val)";
+		}
+	}
+	$node->safe_psql('postgres', join("\n", @sql, 'SELECT pg_reload_conf();'));
+	$node->poll_query_until('postgres',
+		'SELECT count(*) = ' . scalar(@expected)
+		  . ' FROM pg_settings WHERE ' . join(' OR ', @expected))
+	  or croak "the policy was not reloaded: @sql";
+	return;
+}
+
+=pod
+
+=item client_attempt($node, $pki, %opts)
+
+Run psql once over TCP and wait for the audit lines of that client, told
+apart from any other by a unique application_name.  %opts are tls_connstr's
+options plus: openssl_conf (OPENSSL_CONF for this run only), sql (default
+"SELECT 1") and attempts (the number of audit lines to expect, default 1;
+2 when sslmode=prefer retries without TLS).  Returns a hash: ret, stdout,
+stderr (psql's), lines (the parsed audit lines, in order), log (the server
+log written meanwhile).
+
+=cut
+
+my $attempt_count = 0;
+
+sub client_attempt
+{
+	my ($node, $pki, %opts) = @_;
+	my $tag = $opts{application_name} //=
+	  sprintf('pgtls_audit_test_%d', ++$attempt_count);
+	my $connstr = tls_connstr($node, $pki, %opts);
+	my $offset  = -s $node->logfile;
+
+	local %ENV = %ENV;
+	$ENV{OPENSSL_CONF} = $opts{openssl_conf} if defined $opts{openssl_conf};
+	my ($ret, $stdout, $stderr) = $node->psql(
+		'postgres', $opts{sql} // 'SELECT 1',
+		connstr      => $connstr,
+		extra_params => ['-w']);
+
+	# Without a FATAL from the server the client never reached
+	# authentication (a handshake or libpq failure): no line will come.
+	croak "$connstr failed before authentication: $stderr"
+	  if $ret != 0 && $stderr !~ /FATAL:  /;
+
+	# The backend writes its line before it answers the client, so the
+	# lines are due when psql returns; poll briefly in case the log lags,
+	# but do not wait long for a line that will never come.
+	my $count    = $opts{attempts} // 1;
+	my $deadline = time() + 10;
+	my @lines;
+	while (1)
+	{
+		@lines = grep { ($_->{application_name} // '') eq $tag }
+		  audit_lines($node, $offset);
+		last if @lines >= $count;
+		croak "timed out waiting for $count pgtls_audit lines of $connstr, "
+		  . "found " . scalar(@lines) . "; psql said: $stderr"
+		  if time() > $deadline;
+		usleep(100_000);
+	}
+	return {
+		ret    => $ret,
+		stdout => $stdout,
+		stderr => $stderr,
+		lines  => \@lines,
+		log => PostgreSQL::Test::Utils::slurp_file($node->logfile, $offset)
+	};
+}
+
+=pod
+
+=item rejection_ok($result, $line, $message, $violations, $name)
+
+Check that the client_attempt $result was refused by pgtls_audit for the
+audit line $line: outcome=rejected with $violations (comma-separated), the
+exact primary message $message on psql's stderr with the detail listing
+every violation and a hint, and SQLSTATE 28000 in the server log (which
+needs log_error_verbosity = verbose).
+
+=cut
+
+sub rejection_ok
+{
+	my ($result, $line, $message, $violations, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	(my $detail = $violations) =~ s/,/, /g;
+
+	isnt($result->{ret}, 0, "$name: connection refused");
+	is($line->{outcome},    'rejected',  "$name: outcome=rejected");
+	is($line->{violations}, $violations, "$name: violations=$violations");
+	like($result->{stderr}, qr/ failed: FATAL:  \Q$message\E\n/,
+		"$name: primary message");
+	like(
+		$result->{stderr},
+		qr/\Q$message\E\nDETAIL:  This connection violates the server's connection security policy: \Q$detail\E\.\nHINT:  [A-Z][^\n]*\.(?:\n|\z)/,
+		"$name: detail and hint");
+	like($result->{log}, qr/\[$line->{pid}\] .*FATAL:  28000: \Q$message\E\n/,
+		"$name: SQLSTATE 28000");
+	return;
+}
+
+=pod
+
+=item audit_allows_enforce_refuses($node, $pki, %args)
+
+The proof that one policy knob works.  Under $args{policy} (a hash for
+set_policy) in audit mode, the client $args{client} (client_attempt
+options) is let in and logged with violations $args{violations}; in enforce
+mode it is refused with the exact primary message $args{message}
+(rejection_ok); and the client $args{compliant}, if given, still gets in
+with no violation.  $args{name} names the tests.  Returns the audit line
+of the session let in and that of the session refused.
+
+=cut
+
+sub audit_allows_enforce_refuses
+{
+	my ($node, $pki, %args) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $name = $args{name};
+
+	set_policy($node, %{ $args{policy} // {} }, mode => 'audit');
+	my $result = client_attempt($node, $pki, %{ $args{client} });
+	my ($line) = @{ $result->{lines} };
+	is($result->{ret}, 0, "$name: audit mode lets the session in")
+	  or diag($result->{stderr});
+	is($line->{outcome},    'accepted',         "$name: audit: outcome=accepted");
+	is($line->{violations}, $args{violations}, "$name: audit: violations=$args{violations}");
+
+	my $audit_line = $line;
+
+	set_policy($node, mode => 'enforce');
+	$result = client_attempt($node, $pki, %{ $args{client} });
+	my $rejected_line = $result->{lines}[0];
+	rejection_ok($result, $rejected_line, $args{message},
+		$args{violations}, "$name: enforce");
+
+	if ($args{compliant})
+	{
+		$result = client_attempt($node, $pki, %{ $args{compliant} });
+		($line) = @{ $result->{lines} };
+		is($result->{ret}, 0, "$name: enforce lets a compliant session in")
+		  or diag($result->{stderr});
+		is($line->{outcome},    'accepted', "$name: compliant: outcome=accepted");
+		is($line->{violations}, '',         "$name: compliant: no violation");
+	}
+	return ($audit_line, $rejected_line);
+}
 
 1;
