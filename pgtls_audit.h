@@ -121,15 +121,28 @@ typedef struct AuditAttempt
 } AuditAttempt;
 
 /*
- * One attempt as the store keeps it: fixed-size fields, then the variable
- * strings (DNs, SNI, principal, reason) packed one after the other, each
- * NUL-terminated and clipped to its documented maximum.
+ * One attempt as the store keeps it: fixed-size fields, then every string
+ * packed one after the other, each NUL-terminated and clipped to its
+ * documented maximum, so that a record takes the room its values need and
+ * copying one is cheap.
  */
 typedef enum RecordString
 {
+	RS_USER_NAME,
+	RS_DATABASE_NAME,
+	RS_APPLICATION_NAME,
+	RS_CLIENT_ADDR,
+	RS_AUTH_METHOD,
+	RS_TLS_VERSION,
+	RS_CIPHER,
+	RS_KEY_EXCHANGE_GROUP,
+	RS_SNI,
 	RS_CERT_SUBJECT,
 	RS_CERT_ISSUER,
-	RS_SNI,
+	RS_CERT_SERIAL,
+	RS_CERT_FINGERPRINT,
+	RS_CERT_KEY_ALGORITHM,
+	RS_CERT_SIGNATURE_ALGORITHM,
 	RS_GSS_PRINCIPAL,
 	RS_REASON,
 	RS_COUNT
@@ -141,7 +154,17 @@ typedef struct AuditRecord
 {
 	uint64		event_id;
 	TimestampTz time;
+	TimestampTz cert_not_before;
+	TimestampTz cert_not_after;
 	int32		pid;
+	uint32		violations;
+	int32		client_port;
+	int32		auth_method_code;
+	int32		hba_line;
+	int32		tls_version_number;
+	uint32		cipher_id;
+	int32		cipher_bits;
+	int32		cert_key_bits;
 	uint8		transport;		/* AuditTransport */
 	uint8		outcome;		/* AuditOutcome */
 	uint8		stage;			/* AuditStage */
@@ -153,30 +176,10 @@ typedef struct AuditRecord
 	bool		cert_verified;
 	bool		gss_authenticated;
 	bool		gss_encrypted;
-	uint32		violations;
-	int32		client_port;
-	int32		auth_method_code;
-	int32		hba_line;
-	int32		tls_version_number;
-	uint32		cipher_id;
-	int32		cipher_bits;
-	int32		cert_key_bits;
-	TimestampTz cert_not_before;
-	TimestampTz cert_not_after;
-	char		user_name[NAMEDATALEN];
-	char		database_name[NAMEDATALEN];
-	char		application_name[NAMEDATALEN];
-	char		client_addr[48];
-	char		auth_method[RECORD_SHORT_LEN];
-	char		tls_version[RECORD_SHORT_LEN];
-	char		cipher[64];
-	char		key_exchange_group[RECORD_SHORT_LEN];
-	char		cert_serial[64];
-	char		cert_fingerprint[96];
-	char		cert_key_algorithm[RECORD_SHORT_LEN];
-	char		cert_signature_algorithm[64];
-	uint16		string_len[RS_COUNT];	/* without the NUL */
+	bool		string_present[RS_COUNT];
 	bool		string_truncated[RS_COUNT];
+	uint16		string_offset[RS_COUNT];	/* into strings[] */
+	uint16		strings_used;
 	char		strings[FLEXIBLE_ARRAY_MEMBER];
 } AuditRecord;
 

@@ -114,9 +114,8 @@ static StoreSlot *session_slot(int index);
 static void build_record(AuditRecord *record, const AuditAttempt *attempt);
 static Size record_used_size(const AuditRecord *record);
 static void copy_record(AuditRecord *target, const AuditRecord *source);
-static void put_string(AuditRecord *record, char **cursor, RecordString which,
-					   const char *value, Size max_length);
-static void copy_clipped(char *target, const char *source, Size size);
+static void put_string(AuditRecord *record, RecordString which,
+					   const char *value);
 static Size clip_utf8(const char *source, Size max_length);
 static void replace_invalid_utf8(char *s, Size length);
 static void write_slot(StoreSlot *slot, const AuditRecord *record);
@@ -130,6 +129,7 @@ static void count_aggregate(const AuditRecord *record);
 static void clear_session_slot(int code, Datum arg);
 static void store_shmem_shutdown(int code, Datum arg);
 static void store_load(void);
+static bool record_is_sane(const AuditRecord *record, Size size);
 static bool load_dump(FILE *file);
 static Size string_max_length(RecordString which);
 
@@ -184,11 +184,11 @@ store_init(void)
 static void
 compute_geometry(void)
 {
-	record_capacity = MAXALIGN(offsetof(AuditRecord, strings) +
-							   2 * (max_dn_length + 1) +
-							   (SNI_MAX_LEN + 1) +
-							   (PRINCIPAL_MAX_LEN + 1) +
-							   (REASON_MAX_LEN + 1));
+	Size		strings = 0;
+
+	for (int i = 0; i < RS_COUNT; i++)
+		strings += string_max_length(i) + 1;
+	record_capacity = MAXALIGN(offsetof(AuditRecord, strings) + strings);
 	slot_stride = MAXALIGN(offsetof(StoreSlot, record) + record_capacity);
 	session_slot_count = MaxBackends;
 	aggregate_capacity = 16;
@@ -438,10 +438,14 @@ make_aggregate_key(AggregateKey *key, const char *user_name,
 				   const char *cipher, uint8 transport, uint8 outcome)
 {
 	memset(key, 0, sizeof(AggregateKey));
-	strlcpy(key->user_name, user_name, sizeof(key->user_name));
-	strlcpy(key->database_name, database_name, sizeof(key->database_name));
-	strlcpy(key->tls_version, tls_version, sizeof(key->tls_version));
-	strlcpy(key->cipher, cipher, sizeof(key->cipher));
+	if (user_name)
+		strlcpy(key->user_name, user_name, sizeof(key->user_name));
+	if (database_name)
+		strlcpy(key->database_name, database_name, sizeof(key->database_name));
+	if (tls_version)
+		strlcpy(key->tls_version, tls_version, sizeof(key->tls_version));
+	if (cipher)
+		strlcpy(key->cipher, cipher, sizeof(key->cipher));
 	key->transport = transport;
 	key->outcome = outcome;
 }
@@ -515,8 +519,10 @@ count_aggregate(const AuditRecord *record)
 	AggregateKey key;
 	AggregateEntry *entry;
 
-	make_aggregate_key(&key, record->user_name, record->database_name,
-					   record->tls_version, record->cipher,
+	make_aggregate_key(&key, record_string(record, RS_USER_NAME),
+					   record_string(record, RS_DATABASE_NAME),
+					   record_string(record, RS_TLS_VERSION),
+					   record_string(record, RS_CIPHER),
 					   record->transport, record->outcome);
 
 	SpinLockAcquire(&header->aggregate_mutex);
@@ -533,11 +539,29 @@ string_max_length(RecordString which)
 {
 	switch (which)
 	{
+		case RS_USER_NAME:
+		case RS_DATABASE_NAME:
+		case RS_APPLICATION_NAME:
+			return NAMEDATALEN - 1;
+		case RS_CLIENT_ADDR:
+			return 47;			/* INET6_ADDRSTRLEN - 1 */
+		case RS_AUTH_METHOD:
+		case RS_TLS_VERSION:
+		case RS_KEY_EXCHANGE_GROUP:
+		case RS_CERT_KEY_ALGORITHM:
+			return RECORD_SHORT_LEN - 1;
+		case RS_CIPHER:
+		case RS_CERT_SIGNATURE_ALGORITHM:
+			return 63;
+		case RS_CERT_SERIAL:
+			return 63;			/* 20 octets are 49 decimal digits */
+		case RS_CERT_FINGERPRINT:
+			return 95;			/* 32 bytes as AB: */
+		case RS_SNI:
+			return SNI_MAX_LEN;
 		case RS_CERT_SUBJECT:
 		case RS_CERT_ISSUER:
 			return max_dn_length;
-		case RS_SNI:
-			return SNI_MAX_LEN;
 		case RS_GSS_PRINCIPAL:
 			return PRINCIPAL_MAX_LEN;
 		case RS_REASON:
@@ -550,23 +574,12 @@ string_max_length(RecordString which)
 static void
 build_record(AuditRecord *r, const AuditAttempt *a)
 {
-	char	   *cursor = r->strings;
-
 	memset(r, 0, offsetof(AuditRecord, strings));
 	r->time = a->time;
+	r->cert_not_before = a->cert_not_before;
+	r->cert_not_after = a->cert_not_after;
 	r->pid = a->pid;
-	r->transport = a->transport;
-	r->outcome = a->outcome;
-	r->stage = a->stage;
-	r->replication = a->replication;
-	r->judged = a->judged;
 	r->violations = a->violations;
-	r->ssl = a->ssl;
-	r->forward_secrecy = a->forward_secrecy;
-	r->cert_present = a->cert_present;
-	r->cert_verified = a->cert_verified;
-	r->gss_authenticated = a->gss_authenticated;
-	r->gss_encrypted = a->gss_encrypted;
 	r->client_port = a->client_port;
 	r->auth_method_code = a->auth_method_code;
 	r->hba_line = a->hba_line;
@@ -574,96 +587,90 @@ build_record(AuditRecord *r, const AuditAttempt *a)
 	r->cipher_id = a->cipher_id;
 	r->cipher_bits = a->cipher_bits;
 	r->cert_key_bits = a->cert_key_bits;
-	r->cert_not_before = a->cert_not_before;
-	r->cert_not_after = a->cert_not_after;
+	r->transport = a->transport;
+	r->outcome = a->outcome;
+	r->stage = a->stage;
+	r->replication = a->replication;
+	r->judged = a->judged;
+	r->ssl = a->ssl;
+	r->forward_secrecy = a->forward_secrecy;
+	r->cert_present = a->cert_present;
+	r->cert_verified = a->cert_verified;
+	r->gss_authenticated = a->gss_authenticated;
+	r->gss_encrypted = a->gss_encrypted;
 
-	copy_clipped(r->user_name, a->user_name, sizeof(r->user_name));
-	copy_clipped(r->database_name, a->database_name, sizeof(r->database_name));
-	copy_clipped(r->application_name, a->application_name, sizeof(r->application_name));
-	copy_clipped(r->client_addr, a->client_addr, sizeof(r->client_addr));
-	copy_clipped(r->auth_method, a->auth_method, sizeof(r->auth_method));
-	copy_clipped(r->tls_version, a->tls_version, sizeof(r->tls_version));
-	copy_clipped(r->cipher, a->cipher, sizeof(r->cipher));
-	copy_clipped(r->key_exchange_group, a->key_exchange_group, sizeof(r->key_exchange_group));
-	copy_clipped(r->cert_serial, a->cert_serial, sizeof(r->cert_serial));
-	copy_clipped(r->cert_fingerprint, a->cert_fingerprint, sizeof(r->cert_fingerprint));
-	copy_clipped(r->cert_key_algorithm, a->cert_key_algorithm, sizeof(r->cert_key_algorithm));
-	copy_clipped(r->cert_signature_algorithm, a->cert_signature_algorithm,
-				 sizeof(r->cert_signature_algorithm));
-
-	put_string(r, &cursor, RS_CERT_SUBJECT, a->cert_subject, max_dn_length);
-	put_string(r, &cursor, RS_CERT_ISSUER, a->cert_issuer, max_dn_length);
-	put_string(r, &cursor, RS_SNI, a->sni, SNI_MAX_LEN);
-	put_string(r, &cursor, RS_GSS_PRINCIPAL, a->gss_principal, PRINCIPAL_MAX_LEN);
-	put_string(r, &cursor, RS_REASON, a->reason, REASON_MAX_LEN);
+	put_string(r, RS_USER_NAME, a->user_name);
+	put_string(r, RS_DATABASE_NAME, a->database_name);
+	put_string(r, RS_APPLICATION_NAME, a->application_name);
+	put_string(r, RS_CLIENT_ADDR, a->client_addr);
+	put_string(r, RS_AUTH_METHOD, a->auth_method);
+	put_string(r, RS_TLS_VERSION, a->tls_version);
+	put_string(r, RS_CIPHER, a->cipher);
+	put_string(r, RS_KEY_EXCHANGE_GROUP, a->key_exchange_group);
+	put_string(r, RS_SNI, a->sni);
+	put_string(r, RS_CERT_SUBJECT, a->cert_subject);
+	put_string(r, RS_CERT_ISSUER, a->cert_issuer);
+	put_string(r, RS_CERT_SERIAL, a->cert_serial);
+	put_string(r, RS_CERT_FINGERPRINT, a->cert_fingerprint);
+	put_string(r, RS_CERT_KEY_ALGORITHM, a->cert_key_algorithm);
+	put_string(r, RS_CERT_SIGNATURE_ALGORITHM, a->cert_signature_algorithm);
+	put_string(r, RS_GSS_PRINCIPAL, a->gss_principal);
+	put_string(r, RS_REASON, a->reason);
 }
 
 /*
- * Append one variable string, clipped to max_length bytes at a character
- * boundary.  Absent strings take no room: the flag string_len = 0 and an
- * empty string cannot be told apart, and none of them is ever empty.
+ * Append one string, clipped to its maximum at a character boundary; the
+ * strings are appended in RecordString order, so they never overflow the
+ * record.  Strings become text in the views, read as UTF-8: a byte that
+ * is not valid UTF-8 (a hostile certificate or startup packet) becomes '?'
+ * rather than an error there.
  */
 static void
-put_string(AuditRecord *record, char **cursor, RecordString which,
-		   const char *value, Size max_length)
+put_string(AuditRecord *record, RecordString which, const char *value)
 {
-	Size		length = 0;
+	char	   *target = record->strings + record->strings_used;
+	Size		length;
 
-	if (value != NULL)
-	{
-		length = clip_utf8(value, max_length);
-		record->string_truncated[which] = (value[length] != '\0');
-		memcpy(*cursor, value, length);
-		replace_invalid_utf8(*cursor, length);
-	}
-	record->string_len[which] = length;
-	(*cursor)[length] = '\0';
-	*cursor += length + 1;
+	if (value == NULL)
+		return;
+	length = clip_utf8(value, string_max_length(which));
+	memcpy(target, value, length);
+	target[length] = '\0';
+	replace_invalid_utf8(target, length);
+	record->string_present[which] = true;
+	record->string_truncated[which] = (value[length] != '\0');
+	record->string_offset[which] = record->strings_used;
+	record->strings_used += length + 1;
 }
 
 const char *
 record_string(const AuditRecord *record, RecordString which)
 {
-	const char *p = record->strings;
-
-	if (record->string_len[which] == 0)
+	if (!record->string_present[which])
 		return NULL;
-	for (int i = 0; i < (int) which; i++)
-		p += record->string_len[i] + 1;
-	return p;
+	return record->strings + record->string_offset[which];
 }
 
 static Size
 record_used_size(const AuditRecord *record)
 {
-	Size		size = offsetof(AuditRecord, strings);
-
-	for (int i = 0; i < RS_COUNT; i++)
-		size += record->string_len[i] + 1;
-	return size;
+	return offsetof(AuditRecord, strings) + record->strings_used;
 }
 
 /* Copy a record of another geometry (a loaded one) into ours. */
 static void
 copy_record(AuditRecord *target, const AuditRecord *source)
 {
-	char	   *cursor = target->strings;
-
 	memcpy(target, source, offsetof(AuditRecord, strings));
+	target->strings_used = 0;
+	memset(target->string_present, 0, sizeof(target->string_present));
 	for (int i = 0; i < RS_COUNT; i++)
 	{
-		bool		truncated = source->string_truncated[i];
-
-		put_string(target, &cursor, i, record_string(source, i),
-				   string_max_length(i));
-		target->string_truncated[i] |= truncated;
+		put_string(target, i, record_string(source, i));
+		target->string_truncated[i] |= source->string_truncated[i];
 	}
 }
 
-/*
- * Certificate strings become text in the views: a byte that is not valid
- * UTF-8 (a hostile certificate) becomes '?' rather than an error there.
- */
 static void
 replace_invalid_utf8(char *s, Size length)
 {
@@ -680,22 +687,6 @@ replace_invalid_utf8(char *s, Size length)
 		}
 		i += n;
 	}
-}
-
-/* A NUL-terminated copy of at most size - 1 bytes, cut at a character. */
-static void
-copy_clipped(char *target, const char *source, Size size)
-{
-	Size		length;
-
-	if (source == NULL)
-	{
-		target[0] = '\0';
-		return;
-	}
-	length = clip_utf8(source, size - 1);
-	memcpy(target, source, length);
-	target[length] = '\0';
 }
 
 /* The length of source clipped to max_length bytes without splitting a
@@ -728,9 +719,9 @@ record_to_attempt(const AuditRecord *r, AuditAttempt *a)
 	a->cert_present = r->cert_present;
 	a->cert_verified = r->cert_verified;
 	a->auth_method_code = r->auth_method_code;
-	a->tls_version = r->tls_version;
-	a->cipher = r->cipher;
-	a->auth_method = r->auth_method;
+	a->tls_version = record_string(r, RS_TLS_VERSION);
+	a->cipher = record_string(r, RS_CIPHER);
+	a->auth_method = record_string(r, RS_AUTH_METHOD);
 }
 
 /*---- Persistence ----*/
@@ -868,6 +859,25 @@ store_load(void)
 	unlink(STORE_DUMP_FILE);
 }
 
+/* A loaded record's strings lie inside it and are NUL-terminated. */
+static bool
+record_is_sane(const AuditRecord *record, Size size)
+{
+	if (offsetof(AuditRecord, strings) + record->strings_used != size)
+		return false;
+	for (int i = 0; i < RS_COUNT; i++)
+	{
+		uint16		offset = record->string_offset[i];
+
+		if (record->string_present[i] &&
+			(offset >= record->strings_used ||
+			 memchr(record->strings + offset, '\0',
+					record->strings_used - offset) == NULL))
+			return false;
+	}
+	return true;
+}
+
 static bool
 load_dump(FILE *file)
 {
@@ -888,21 +898,17 @@ load_dump(FILE *file)
 	/* a smaller history keeps the newest events */
 	skip = fh.history_count > (uint64) history_size ?
 		fh.history_count - history_size : 0;
-	loaded = palloc(offsetof(AuditRecord, strings) + RS_COUNT * (PG_UINT16_MAX + 1));
+	loaded = palloc(offsetof(AuditRecord, strings) + PG_UINT16_MAX);
 	record = palloc(record_capacity);
 	for (uint64 i = 0; i < fh.history_count; i++)
 	{
 		uint32		size;
-		Size		strings = 0;
 
 		if (fread(&size, sizeof(size), 1, file) != 1 ||
 			size < offsetof(AuditRecord, strings) ||
-			size > offsetof(AuditRecord, strings) + RS_COUNT * (PG_UINT16_MAX + 1) ||
-			fread(loaded, size, 1, file) != 1)
-			return false;
-		for (int s = 0; s < RS_COUNT; s++)
-			strings += loaded->string_len[s] + 1;
-		if (offsetof(AuditRecord, strings) + strings != size ||
+			size > offsetof(AuditRecord, strings) + PG_UINT16_MAX ||
+			fread(loaded, size, 1, file) != 1 ||
+			!record_is_sane(loaded, size) ||
 			loaded->event_id == 0 || loaded->event_id >= fh.next_event_id)
 			return false;
 		if (i < skip)

@@ -53,6 +53,11 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
 #define PUT_NULL() (values[i] = (Datum) 0, nulls[i++] = true)
 #define PUT_TEXT(s) ((s) && *(s) ? PUT(CStringGetTextDatum(s)) : PUT_NULL())
 #define PUT_UTF8(s) ((s) ? PUT(utf8_text(s)) : PUT_NULL())
+
+/* The same for a scan's rows, through the cache of column i. */
+#define PUT_CACHED(s, convert) \
+	((s) && *(s) ? PUT(cached_datum(&state->columns[i], (s), (convert))) : \
+	 PUT_NULL())
 #define PUT_TIMESTAMP(t) (timestamp_value((t), &values[i]) ? \
 						  (nulls[i++] = false) : (nulls[i++] = true))
 
@@ -69,11 +74,26 @@ typedef struct VisibilityEntry
 	bool		visible;
 } VisibilityEntry;
 
+/*
+ * The datum of the last value a column had.  Rows of a scan repeat their
+ * values (the same clients connect again and again), so caching saves most
+ * conversions, which dominate the cost of a large history.
+ */
+typedef struct ColumnCache
+{
+	char	   *value;			/* NULL before the first row */
+	Datum		datum;
+} ColumnCache;
+
+typedef Datum (*ColumnConverter) (const char *value);
+
 /* State of one scan that fills a tuplestore. */
 typedef struct AttemptScan
 {
 	ReturnSetInfo *rsinfo;
 	Visibility	visibility;
+	ColumnCache columns[ATTEMPT_COLUMNS];
+	Datum		violation_arrays[1 << VIOLATION_COUNT]; /* 0 until built */
 } AttemptScan;
 
 static void require_store(void);
@@ -82,6 +102,11 @@ static bool role_visible(Visibility *visibility, const char *role_name);
 static void emit_attempts(FunctionCallInfo fcinfo,
 						  void (*scan) (RecordVisitor visitor, void *arg));
 static void emit_attempt(const AuditRecord *record, void *arg);
+static Datum cached_datum(ColumnCache *cache, const char *value,
+						  ColumnConverter convert);
+static Datum cached_violations(AttemptScan *state, uint32 violations);
+static Datum text_datum(const char *value);
+static Datum inet_datum(const char *value);
 static Datum violations_array(uint32 violations);
 static Datum utf8_text(const char *value);
 static Datum serial_numeric(const char *serial);
@@ -125,6 +150,8 @@ role_visible(Visibility *visibility, const char *role_name)
 
 	if (visibility->see_all)
 		return true;
+	if (role_name == NULL)
+		return false;
 	entry = hash_search(visibility->decided, role_name, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -140,13 +167,13 @@ static void
 emit_attempts(FunctionCallInfo fcinfo,
 			  void (*scan) (RecordVisitor visitor, void *arg))
 {
-	AttemptScan state;
+	AttemptScan *state = palloc0(sizeof(AttemptScan));
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
-	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	init_visibility(&state.visibility);
-	scan(emit_attempt, &state);
+	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	init_visibility(&state->visibility);
+	scan(emit_attempt, state);
 }
 
 Datum
@@ -173,15 +200,15 @@ emit_attempt(const AuditRecord *r, void *arg)
 	int			i = 0;
 
 
-	if (!role_visible(&state->visibility, r->user_name))
+	if (!role_visible(&state->visibility, record_string(r, RS_USER_NAME)))
 		return;
 
 	PUT(Int64GetDatum((int64) r->event_id));
 	PUT(TimestampTzGetDatum(r->time));
-	PUT(CStringGetTextDatum(stage_name(r->stage)));
-	PUT(CStringGetTextDatum(outcome_name(r->outcome)));
+	PUT_CACHED(stage_name(r->stage), text_datum);
+	PUT_CACHED(outcome_name(r->outcome), text_datum);
 	if (r->judged)
-		PUT(violations_array(r->violations));
+		PUT(cached_violations(state, r->violations));
 	else
 		PUT_NULL();
 	if (pgtls_audit_mode != MODE_OFF && r->stage == STAGE_AUTHENTICATION)
@@ -189,42 +216,39 @@ emit_attempt(const AuditRecord *r, void *arg)
 		AuditAttempt attempt;
 
 		record_to_attempt(r, &attempt);
-		PUT(violations_array(judge_attempt(&attempt)));
+		PUT(cached_violations(state, judge_attempt(&attempt)));
 	}
 	else
 		PUT_NULL();
 	PUT(Int32GetDatum(r->pid));
-	PUT_TEXT(r->user_name);
-	PUT_TEXT(r->database_name);
-	PUT_TEXT(r->application_name);
+	PUT_CACHED(record_string(r, RS_USER_NAME), utf8_text);
+	PUT_CACHED(record_string(r, RS_DATABASE_NAME), utf8_text);
+	PUT_CACHED(record_string(r, RS_APPLICATION_NAME), utf8_text);
 	PUT(BoolGetDatum(r->replication));
-	PUT(CStringGetTextDatum(transport_name(r->transport)));
-	if (r->client_addr[0])
-		PUT(DirectFunctionCall1(inet_in, CStringGetDatum(r->client_addr)));
-	else
-		PUT_NULL();
+	PUT_CACHED(transport_name(r->transport), text_datum);
+	PUT_CACHED(record_string(r, RS_CLIENT_ADDR), inet_datum);
 	if (r->client_port >= 0)
 		PUT(Int32GetDatum(r->client_port));
 	else
 		PUT_NULL();
-	PUT_TEXT(r->auth_method);
+	PUT_CACHED(record_string(r, RS_AUTH_METHOD), text_datum);
 	if (r->hba_line > 0)
 		PUT(Int32GetDatum(r->hba_line));
 	else
 		PUT_NULL();
 	PUT(BoolGetDatum(r->ssl));
-	PUT_TEXT(r->tls_version);
-	PUT_TEXT(r->cipher);
+	PUT_CACHED(record_string(r, RS_TLS_VERSION), text_datum);
+	PUT_CACHED(record_string(r, RS_CIPHER), text_datum);
 	if (r->ssl)
 		PUT(Int32GetDatum(r->cipher_bits));
 	else
 		PUT_NULL();
-	PUT_TEXT(r->key_exchange_group);
+	PUT_CACHED(record_string(r, RS_KEY_EXCHANGE_GROUP), text_datum);
 	if (r->ssl)
 		PUT(BoolGetDatum(r->forward_secrecy));
 	else
 		PUT_NULL();
-	PUT_UTF8(record_string(r, RS_SNI));
+	PUT_CACHED(record_string(r, RS_SNI), utf8_text);
 	if (r->ssl)
 		PUT(BoolGetDatum(r->cert_present));
 	else
@@ -233,21 +257,18 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT(BoolGetDatum(r->cert_verified));
 	else
 		PUT_NULL();
-	PUT_UTF8(record_string(r, RS_CERT_SUBJECT));
+	PUT_CACHED(record_string(r, RS_CERT_SUBJECT), utf8_text);
 	if (r->cert_present)
 		PUT(BoolGetDatum(r->string_truncated[RS_CERT_SUBJECT]));
 	else
 		PUT_NULL();
-	PUT_UTF8(record_string(r, RS_CERT_ISSUER));
+	PUT_CACHED(record_string(r, RS_CERT_ISSUER), utf8_text);
 	if (r->cert_present)
 		PUT(BoolGetDatum(r->string_truncated[RS_CERT_ISSUER]));
 	else
 		PUT_NULL();
-	if (r->cert_serial[0])
-		PUT(serial_numeric(r->cert_serial));
-	else
-		PUT_NULL();
-	PUT_TEXT(r->cert_fingerprint);
+	PUT_CACHED(record_string(r, RS_CERT_SERIAL), serial_numeric);
+	PUT_CACHED(record_string(r, RS_CERT_FINGERPRINT), text_datum);
 	if (r->cert_present)
 	{
 		PUT_TIMESTAMP(r->cert_not_before);
@@ -258,20 +279,56 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT_NULL();
 		PUT_NULL();
 	}
-	PUT_TEXT(r->cert_key_algorithm);
+	PUT_CACHED(record_string(r, RS_CERT_KEY_ALGORITHM), text_datum);
 	if (r->cert_key_bits > 0)
 		PUT(Int32GetDatum(r->cert_key_bits));
 	else
 		PUT_NULL();
-	PUT_TEXT(r->cert_signature_algorithm);
+	PUT_CACHED(record_string(r, RS_CERT_SIGNATURE_ALGORITHM), text_datum);
 	PUT(BoolGetDatum(r->gss_authenticated));
 	PUT(BoolGetDatum(r->gss_encrypted));
-	PUT_UTF8(record_string(r, RS_GSS_PRINCIPAL));
-	PUT_UTF8(record_string(r, RS_REASON));
+	PUT_CACHED(record_string(r, RS_GSS_PRINCIPAL), utf8_text);
+	PUT_CACHED(record_string(r, RS_REASON), utf8_text);
 
 	Assert(i == ATTEMPT_COLUMNS);
 	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
 						 values, nulls);
+}
+
+static Datum
+cached_datum(ColumnCache *cache, const char *value, ColumnConverter convert)
+{
+	if (cache->value != NULL && strcmp(cache->value, value) == 0)
+		return cache->datum;
+	/* the rows stored so far hold copies: the old datum can go */
+	if (cache->value != NULL)
+	{
+		pfree(cache->value);
+		pfree(DatumGetPointer(cache->datum));
+	}
+	cache->value = pstrdup(value);
+	cache->datum = convert(value);
+	return cache->datum;
+}
+
+static Datum
+cached_violations(AttemptScan *state, uint32 violations)
+{
+	if (state->violation_arrays[violations] == (Datum) 0)
+		state->violation_arrays[violations] = violations_array(violations);
+	return state->violation_arrays[violations];
+}
+
+static Datum
+text_datum(const char *value)
+{
+	return CStringGetTextDatum(value);
+}
+
+static Datum
+inet_datum(const char *value)
+{
+	return DirectFunctionCall1(inet_in, CStringGetDatum(value));
 }
 
 /* {protocol,cipher_bits} */
@@ -290,7 +347,7 @@ violations_array(uint32 violations)
 										   TYPALIGN_INT));
 }
 
-/* Certificate strings are UTF-8 (the store keeps them valid). */
+/* The store's strings are valid UTF-8. */
 static Datum
 utf8_text(const char *value)
 {
