@@ -25,6 +25,7 @@ my $cert = PgtlsAuditTest::make_client_cert($pki, 'demo_cert',
 my $node = PgtlsAuditTest::tls_node('demo', $pki);
 $node->safe_psql(
 	'postgres', q{
+CREATE EXTENSION pgtls_audit;
 CREATE ROLE cert_users;
 CREATE ROLE app_payments LOGIN IN ROLE cert_users;
 CREATE ROLE reporting LOGIN PASSWORD 'reporting-secret';
@@ -61,6 +62,15 @@ foreach my $connection (@connections)
 	print $out "\n== $title\n$1\n";
 }
 
+print $out "\n== pgtls_audit.history, the same attempts seen from SQL\n",
+  $node->safe_psql(
+	'postgres', q{
+SELECT event_id, user_name, transport, tls_version, cipher,
+       client_cert, auth_method, outcome, violations
+  FROM pgtls_audit.history WHERE transport <> 'unix' ORDER BY event_id},
+	extra_params =>
+	  [ '-P', 'format=aligned', '-P', 'tuples_only=off', '-P', 'footer=off' ]),
+  "\n";
 print $out "\n(pgtls_audit.mode = audit by default: violations are listed, "
   . "nothing is rejected)\n";
 $node->stop;
