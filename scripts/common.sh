@@ -1,12 +1,13 @@
-# Shared by scripts/test and scripts/demo: install what the project needs,
-# build and install the extension, and run commands as an unprivileged user
-# (initdb refuses to run as root).
+# Shared by scripts/test, scripts/demo, scripts/tap and bench/run: install
+# what the project needs, build (and install) the extension, and run
+# commands as an unprivileged user (initdb refuses to run as root).
 
 set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
-PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev
+# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench.
+PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev valgrind
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -31,12 +32,19 @@ install_dependencies()
 		"${missing[@]}" >/dev/null
 }
 
-# Build without warnings and install into the PostgreSQL tree.
-build_and_install()
+# Build from clean, failing on any warning; nothing is installed.
+build()
 {
 	make -C "$PROJECT_DIR" -s clean
 	make -C "$PROJECT_DIR" -s 2>&1 | tee /dev/stderr | grep -q 'warning:' &&
 		{ echo "the build has warnings" >&2; exit 1; }
+	return 0
+}
+
+# Build without warnings and install into the PostgreSQL tree.
+build_and_install()
+{
+	build
 	make -C "$PROJECT_DIR" -s install >/dev/null
 }
 

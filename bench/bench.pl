@@ -1,0 +1,570 @@
+
+# Copyright (c) pgtls_audit contributors
+
+# The benchmark behind bench/run: what pgtls_audit adds to the cost of one
+# new connection, against the same cluster without it.
+#
+# One cluster, restarted into each configuration in turn, several rounds:
+#
+#   (a) pgtls_audit not loaded (the baseline of every ratio)
+#   (b) loaded, pgtls_audit.mode = audit
+#   (c) loaded, pgtls_audit.mode = enforce with every policy knob on
+#   (d) not loaded, PostgreSQL's own log_connections = on (the reference)
+#
+# and two workloads: a new TLS connection authenticated by client
+# certificate (hba "cert", so that (c) accepts it), and a plaintext TCP
+# connection (hba "trust", the cheapest connection there is, so the
+# extension's share is largest) that (c) rejects by design.
+#
+# Three figures per configuration and workload:
+#
+# * instructions executed by the backend for one connection, counted by
+#   callgrind with the postmaster running under valgrind: the only figure
+#   precise enough to show a 1% difference (it repeats within 0.1%);
+# * server CPU time per connection and connections per second under
+#   "pgbench -C", without valgrind: realistic, but they vary by several
+#   per cent between runs on a shared machine.
+#
+# Each measure_* function is one self-contained section filling %results;
+# report() prints whatever was measured.  A later section (e.g. the cost of
+# the SQL views) is one more function called from the main program.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../t";
+
+use File::Path qw(make_path);
+use Getopt::Long;
+use IPC::Run;
+use List::Util qw(sum);
+use POSIX qw(strftime);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use PgtlsAuditTest;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+# PostgreSQL::Test::Utils sends STDOUT to its log file; progress goes to
+# Test::More's output handle, which still reaches the terminal.
+my $out = Test::More->builder->output;
+
+my %opt = (
+	rounds                => 5,    # rounds of the pgbench section
+	seconds               => 5,    # length of one pgbench run
+	callgrind_rounds      => 2,    # rounds of the callgrind section
+	callgrind_connections => 5,    # measured per round, after a cold one
+	results               => undef);
+GetOptions(
+	'quick' => sub {
+		@opt{qw(rounds seconds callgrind_rounds callgrind_connections)} =
+		  (2, 1, 1, 3);
+	},
+	'results=s' => \$opt{results})
+  or die "usage: bench.pl [--quick] [--results FILE]\n";
+
+my $library = $ENV{PGTLS_AUDIT_LIBRARY} // 'pgtls_audit';
+
+# Every policy knob on, in enforce mode.
+my $enforce_everything = <<'EOF';
+pgtls_audit.mode = enforce
+pgtls_audit.require_ssl = on
+pgtls_audit.min_protocol_version = 'TLSv1.2'
+pgtls_audit.min_cipher_bits = 128
+pgtls_audit.ciphers = 'HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES'
+pgtls_audit.require_forward_secrecy = on
+pgtls_audit.require_client_cert = on
+pgtls_audit.forbidden_auth_methods = 'trust, password, md5'
+EOF
+
+my @configurations = (
+	{
+		key  => 'a',
+		name => 'not loaded',
+		conf => "shared_preload_libraries = ''\n"
+	},
+	{
+		key  => 'b',
+		name => 'audit',
+		conf => "shared_preload_libraries = '$library'\n"
+		  . "pgtls_audit.mode = audit\n"
+	},
+	{
+		key  => 'c',
+		name => 'enforce, all knobs',
+		conf => "shared_preload_libraries = '$library'\n$enforce_everything"
+	},
+	{
+		key  => 'd',
+		name => 'log_connections',
+		conf => "shared_preload_libraries = ''\nlog_connections = on\n"
+	});
+
+# Settings common to all configurations: no other logging per connection
+# or statement (PostgreSQL::Test::Cluster turns log_statement on), and no
+# autovacuum worker starting in the middle of a measurement.
+my $common_conf = <<'EOF';
+log_connections = off
+log_disconnections = off
+log_statement = none
+autovacuum = off
+include_if_exists = 'bench.conf'
+EOF
+
+my $pki = PgtlsAuditTest::make_pki();
+my $cert = PgtlsAuditTest::make_client_cert($pki, 'bench', '/CN=bench');
+my $node = PgtlsAuditTest::tls_node(
+	'bench', $pki,
+	conf => $common_conf,
+	hba  => "local all all trust\n"
+	  . "hostssl all bench 127.0.0.1/32 cert\n"
+	  . "hostnossl all bench 127.0.0.1/32 trust\n");
+$node->safe_psql('postgres', 'CREATE ROLE bench LOGIN');
+my $bindir = $node->config_data('--bindir');
+
+my @workloads = (
+	{
+		key     => 'tls',
+		name    => 'new TLS connection, client certificate (hba cert)',
+		connstr => PgtlsAuditTest::tls_connstr(
+			$node, $pki,
+			user => 'bench',
+			cert => $cert)
+	},
+	{
+		key     => 'plain',
+		name    => 'new plaintext TCP connection (hba trust)',
+		connstr => PgtlsAuditTest::tls_connstr(
+			$node, $pki,
+			user    => 'bench',
+			sslmode => 'disable'),
+		# require_ssl and the forbidden "trust" refuse it, as they should
+		not_in => { c => 'rejected by the policy, as intended' }
+	});
+
+# $results{workload}{configuration}{figure} = [ samples ]
+my %results;
+
+my $started = time;
+measure_instructions();
+measure_throughput();
+report();
+$node->stop;
+progress(sprintf('done in %d s', time - $started));
+
+
+#---- Instructions per connection (callgrind) ----
+
+# Callgrind follows fork() (PostgreSQL's backends are forked, not exec'd)
+# and writes one profile per process, named by pid.  A forked child
+# inherits its parent's counters, though: without a reset each backend's
+# total would include everything the postmaster executed since it started,
+# configuration loading included.  --zero-before=InitPostmasterChild
+# resets them in the first function every child runs after fork(), so a
+# backend's profile holds exactly its own work: TLS handshake, startup,
+# authentication, the query, exit.
+sub measure_instructions
+{
+	foreach my $round (1 .. $opt{callgrind_rounds})
+	{
+		foreach my $config (@configurations)
+		{
+			progress("callgrind round $round/$opt{callgrind_rounds}: "
+				  . "($config->{key}) $config->{name}");
+			my $dir =
+			  $PostgreSQL::Test::Utils::tmp_check
+			  . "/callgrind/$config->{key}-$round";
+			make_path($dir);
+			$node->stop;
+			write_configuration($config);
+			start_under_callgrind($dir);
+
+			my %pids;
+			foreach my $workload (applicable_workloads($config))
+			{
+				# The first connection after a start is cold (it rebuilds
+				# the relation cache init file, among others): drop it.
+				backend_pid($workload);
+				$pids{ $workload->{key} } =
+				  [ map { backend_pid($workload) }
+					  1 .. $opt{callgrind_connections} ];
+			}
+
+			# A fast shutdown waits for every backend to exit, and a
+			# backend writes its profile before it exits.
+			$node->stop;
+
+			while (my ($workload, $pids) = each %pids)
+			{
+				my $samples = $results{$workload}{ $config->{key} } //= {};
+				foreach my $pid (@$pids)
+				{
+					my $profile = "$dir/callgrind.out.$pid";
+					push @{ $samples->{instructions} },
+					  profile_total($profile);
+					push @{ $samples->{hook} }, hook_instructions($profile)
+					  if $config->{conf} =~ /pgtls_audit/;
+				}
+				$samples->{profile} //= "$dir/callgrind.out.$pids->[0]";
+			}
+		}
+	}
+	$node->start;
+	return;
+}
+
+# Start the node's postmaster under callgrind, through pg_ctl's -p (the
+# postgres executable to run), so that pg_ctl -w waits for it as usual.
+sub start_under_callgrind
+{
+	my ($dir) = @_;
+	my $wrapper = "$dir/postgres";
+	PostgreSQL::Test::Utils::append_to_file(
+		$wrapper, qq{#!/bin/sh
+exec valgrind --quiet --tool=callgrind --zero-before=InitPostmasterChild \\
+	--callgrind-out-file='$dir/callgrind.out.%p' '$bindir/postgres' "\$@"
+});
+	chmod 0755, $wrapper;
+	PostgreSQL::Test::Utils::system_or_bail('pg_ctl', '-w', '-D',
+		$node->data_dir, '-l', $node->logfile, '-p', $wrapper, 'start');
+
+	# Let the node object know the postmaster's pid, so that $node->stop,
+	# and the cleanup at exit, work as after $node->start.
+	$node->_update_pid(1);
+	return;
+}
+
+# Connect once with the workload's connection string; the backend's pid.
+sub backend_pid
+{
+	my ($workload) = @_;
+	return $node->safe_psql('postgres', 'SELECT pg_backend_pid()',
+		connstr => $workload->{connstr});
+}
+
+# The instructions in one callgrind profile: its "totals:" line, the sum of
+# every cost it records.
+sub profile_total
+{
+	my ($profile) = @_;
+	open my $fh, '<', $profile or die "could not open \"$profile\": $!";
+	while (<$fh>)
+	{
+		return $1 if /^totals:\s+(\d+)/;
+	}
+	die "no totals in \"$profile\"";
+}
+
+# Inclusive instructions of the functions of pgtls_audit.so in a profile,
+# as { function => instructions }.  Every one of them runs inside the
+# ClientAuthentication_hook, so the hook's figure is the extension's whole
+# cost in the backend.
+sub extension_functions
+{
+	my ($profile) = @_;
+	my ($stdout, $stderr);
+	IPC::Run::run [
+		'callgrind_annotate', '--inclusive=yes',
+		'--threshold=100',    $profile
+	  ],
+	  '>', \$stdout, '2>', \$stderr
+	  or die "callgrind_annotate $profile failed: $stderr";
+	my %functions;
+	while ($stdout =~ /^\s*([\d,]+) .*?:(\w+) \[\S*pgtls_audit\.so\]$/mg)
+	{
+		(my $count = $1) =~ tr/,//d;
+		$functions{$2} = $count;
+	}
+	return \%functions;
+}
+
+sub hook_instructions
+{
+	my ($profile) = @_;
+	return extension_functions($profile)->{pgtls_audit_client_authentication}
+	  // die "pgtls_audit's hook did not run in \"$profile\"";
+}
+
+
+#---- Server CPU and connections per second (pgbench -C) ----
+
+# pgbench -C opens a new connection for every transaction of a trivial
+# script.  Server CPU is read from the postmaster's /proc stat: its own
+# time (accept, fork) plus the time of the children it has reaped, i.e.
+# of every backend that has exited, divided by the connections made.
+sub measure_throughput
+{
+	my $script = $PostgreSQL::Test::Utils::tmp_check . '/select1.sql';
+	PostgreSQL::Test::Utils::append_to_file($script, "SELECT 1;\n");
+
+	foreach my $round (1 .. $opt{rounds})
+	{
+		foreach my $config (@configurations)
+		{
+			progress("pgbench round $round/$opt{rounds}: "
+				  . "($config->{key}) $config->{name}");
+			write_configuration($config);
+			$node->restart;
+			my $postmaster = postmaster_pid();
+
+			foreach my $workload (applicable_workloads($config))
+			{
+				# warm caches (relation cache init file, page cache)
+				pgbench($workload, $script, '-t', 5);
+				wait_for_backends_to_exit($postmaster);
+
+				my $before = cpu_seconds($postmaster);
+				my ($connections, $rate) =
+				  pgbench($workload, $script, '-T', $opt{seconds});
+				wait_for_backends_to_exit($postmaster);
+				my $cpu = cpu_seconds($postmaster) - $before;
+
+				my $samples = $results{ $workload->{key} }{ $config->{key} };
+				push @{ $samples->{cpu_ms} },
+				  1000 * $cpu / $connections;
+				push @{ $samples->{rate} }, $rate;
+			}
+		}
+	}
+	return;
+}
+
+# Run pgbench -C with one client; the number of connections it made and
+# its connections per second ("tps" with -C: one connection a transaction).
+sub pgbench
+{
+	my ($workload, $script, @length) = @_;
+	my ($stdout, $stderr);
+	IPC::Run::run [
+		'pgbench', '-n', '-C', '-c', '1', '-j', '1', @length,
+		'-f', $script, $workload->{connstr}
+	  ],
+	  '>', \$stdout, '2>', \$stderr
+	  or die "pgbench failed: $stderr";
+	$stdout =~ /^number of transactions actually processed: (\d+)/m
+	  or die "unexpected pgbench output: $stdout";
+	my $transactions = $1;
+	$stdout =~ /^tps = ([\d.]+) \(including reconnection times\)/m
+	  or die "unexpected pgbench output: $stdout";
+	# pgbench also opens one connection of its own before the run
+	return ($transactions + 1, $1);
+}
+
+# utime + stime + cutime + cstime of a process, in seconds.
+sub cpu_seconds
+{
+	my ($pid) = @_;
+	my @fields = proc_stat($pid);
+	return sum(@fields[ 11 .. 14 ]) / POSIX::sysconf(POSIX::_SC_CLK_TCK);
+}
+
+# /proc/<pid>/stat from field 3 (state) on: the command name in field 2
+# may hold spaces.  Empty if the process is gone.
+sub proc_stat
+{
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return ();
+	my $stat = <$fh>;
+	close $fh;
+	return split ' ', substr($stat, rindex($stat, ')') + 2);
+}
+
+# Wait until the postmaster has reaped every client backend, so that their
+# CPU time is in its cutime and cstime: no child left that is a zombie or
+# whose process title names a client address.
+sub wait_for_backends_to_exit
+{
+	my ($postmaster) = @_;
+	for (my $tries = 0;; $tries++)
+	{
+		my $busy = 0;
+		foreach my $dir (glob '/proc/[0-9]*')
+		{
+			my $pid = substr($dir, 6);
+			my ($state, $ppid) = proc_stat($pid);
+			next unless defined $ppid && $ppid == $postmaster;
+			open my $fh, '<', "$dir/cmdline" or next;
+			my $title = <$fh> // '';
+			$busy++ if $state eq 'Z' || $title =~ /\d\(\d+\)/;
+		}
+		return if $busy == 0;
+		die "backends still running after 30 s" if $tries > 3000;
+		usleep(10_000);
+	}
+}
+
+
+#---- Helpers ----
+
+sub write_configuration
+{
+	my ($config) = @_;
+	open my $fh, '>', $node->data_dir . '/bench.conf'
+	  or die "could not write bench.conf: $!";
+	print $fh "# configuration ($config->{key}) $config->{name}\n",
+	  $config->{conf};
+	close $fh;
+	return;
+}
+
+sub applicable_workloads
+{
+	my ($config) = @_;
+	return grep { !$_->{not_in}{ $config->{key} } } @workloads;
+}
+
+sub postmaster_pid
+{
+	open my $fh, '<', $node->data_dir . '/postmaster.pid'
+	  or die "could not read postmaster.pid: $!";
+	my $pid = <$fh>;
+	chomp $pid;
+	return $pid;
+}
+
+sub median
+{
+	my @sorted = sort { $a <=> $b } @_;
+	return undef unless @sorted;
+	my $middle = int(@sorted / 2);
+	return @sorted % 2
+	  ? $sorted[$middle]
+	  : ($sorted[ $middle - 1 ] + $sorted[$middle]) / 2;
+}
+
+sub progress
+{
+	my ($message) = @_;
+	print $out strftime('%H:%M:%S ', localtime), $message, "\n";
+	return;
+}
+
+
+#---- Report ----
+
+sub report
+{
+	my $text = '';
+	my $cpu_model = 'unknown CPU';
+	if (open my $fh, '<', '/proc/cpuinfo')
+	{
+		while (<$fh>)
+		{
+			if (/^model name\s*:\s*(.*)/) { $cpu_model = $1; last; }
+		}
+	}
+	chomp(my $cores = `nproc`);
+	$text .= sprintf(
+		"pgtls_audit benchmark, %s, %s cores, %s\n"
+		  . "instructions: median of %d callgrind backend profiles per cell; "
+		  . "CPU and connections/s: median of %d pgbench -C runs of %d s\n",
+		strftime('%Y-%m-%d', gmtime), $cores, $cpu_model,
+		$opt{callgrind_rounds} * $opt{callgrind_connections},
+		$opt{rounds}, $opt{seconds});
+
+	foreach my $workload (@workloads)
+	{
+		my $base = $results{ $workload->{key} }{a};
+		my %base = map { $_ => median(@{ $base->{$_} }) }
+		  qw(instructions cpu_ms rate);
+
+		$text .= "\n$workload->{name}\n";
+		my @notes;
+		my @rows = ([
+			'configuration', 'instructions/conn', 'vs (a)', 'in hook',
+			'CPU ms/conn', 'vs (a)', 'conn/s', 'vs (a)'
+		]);
+		foreach my $config (@configurations)
+		{
+			my $label = "($config->{key}) $config->{name}";
+			if (my $why = $workload->{not_in}{ $config->{key} })
+			{
+				push @rows, [ $label, ('n/a') x 7 ];
+				push @notes, "($config->{key}) $why";
+				next;
+			}
+			my $samples = $results{ $workload->{key} }{ $config->{key} };
+			my %m = map { $_ => median(@{ $samples->{$_} // [] }) }
+			  qw(instructions hook cpu_ms rate);
+			push @rows,
+			  [
+				$label,
+				commify($m{instructions}),
+				ratio($m{instructions}, $base{instructions}),
+				defined $m{hook} ? commify($m{hook}) : '-',
+				sprintf('%.3f', $m{cpu_ms}),
+				ratio($m{cpu_ms}, $base{cpu_ms}),
+				sprintf('%.1f', $m{rate}),
+				ratio($m{rate}, $base{rate}),
+			  ];
+		}
+		$text .= format_table(@rows);
+		$text .= "n/a: $_\n" foreach @notes;
+	}
+
+	# Where the extension's instructions go, in the costliest case.
+	my $profile = $results{tls}{c}{profile};
+	my $functions = extension_functions($profile);
+	$text .= "\nfunctions of pgtls_audit.so, inclusive instructions, "
+	  . "one backend of (c), TLS:\n";
+	foreach my $name (sort { $functions->{$b} <=> $functions->{$a} }
+		keys %$functions)
+	{
+		$text .=
+		  sprintf("  %12s  %s\n", commify($functions->{$name}), $name);
+	}
+
+	print $out "\n$text";
+	if ($opt{results})
+	{
+		open my $fh, '>', $opt{results}
+		  or die "could not write \"$opt{results}\": $!";
+		print $fh $text;
+		close $fh;
+	}
+	return;
+}
+
+sub ratio
+{
+	my ($value, $base) = @_;
+	return '-' unless defined $value && defined $base && $base != 0;
+	return sprintf('%.4f', $value / $base);
+}
+
+sub commify
+{
+	my ($number) = @_;
+	return '-' unless defined $number;
+	my $text = sprintf('%.0f', $number);
+	1 while $text =~ s/^(\d+)(\d{3})/$1,$2/;
+	return $text;
+}
+
+# Rows of cells as a Markdown table, columns padded to their widest cell.
+sub format_table
+{
+	my @rows = @_;
+	my @width;
+	foreach my $row (@rows)
+	{
+		foreach my $i (0 .. $#$row)
+		{
+			my $length = length $row->[$i];
+			$width[$i] = $length if !defined $width[$i] || $length > $width[$i];
+		}
+	}
+	my $line = sub {
+		my @cells = @_;
+		return '| '
+		  . join(' | ',
+			map { sprintf('%-*s', $width[$_], $cells[$_] // '') }
+			  0 .. $#width)
+		  . " |\n";
+	};
+	my $text = $line->(@{ $rows[0] });
+	$text .= $line->(map { '-' x $_ } @width);
+	$text .= $line->(@$_) foreach @rows[ 1 .. $#rows ];
+	return $text;
+}
