@@ -51,10 +51,10 @@ use Time::HiRes qw(usleep);
 my $out = Test::More->builder->output;
 
 my %opt = (
-	rounds                => 5,    # rounds of the pgbench section
+	rounds                => 7,    # rounds of the pgbench section
 	seconds               => 5,    # length of one pgbench run
-	callgrind_rounds      => 2,    # rounds of the callgrind section
-	callgrind_connections => 5,    # measured per round, after a cold one
+	callgrind_rounds      => 3,    # rounds of the callgrind section
+	callgrind_connections => 11,   # measured per round, after a cold one
 	results               => undef);
 GetOptions(
 	'quick' => sub {
@@ -243,47 +243,78 @@ sub backend_pid
 		connstr => $workload->{connstr});
 }
 
-# The instructions in one callgrind profile: its "totals:" line, the sum of
-# every cost it records.
+# The instructions in one callgrind profile: its "summary:" line, the
+# process's counter since the reset, which is also what callgrind_annotate
+# calls the program total.  Not its "totals:" line: that also holds part of
+# the postmaster's work before the fork (the calls still open when the
+# counters were reset), which grows with every connection the postmaster
+# has accepted and with its configuration.
 sub profile_total
 {
 	my ($profile) = @_;
 	open my $fh, '<', $profile or die "could not open \"$profile\": $!";
 	while (<$fh>)
 	{
-		return $1 if /^totals:\s+(\d+)/;
+		return $1 if /^summary:\s+(\d+)/;
 	}
-	die "no totals in \"$profile\"";
+	die "no summary in \"$profile\"";
 }
 
-# Inclusive instructions of the functions of pgtls_audit.so in a profile,
-# as { function => instructions }.  Every one of them runs inside the
-# ClientAuthentication_hook, so the hook's figure is the extension's whole
-# cost in the backend.
-sub extension_functions
+# The call tree of pgtls_audit.so's functions in a profile, from
+# callgrind_annotate: { function => { total => inclusive instructions,
+# callees => [ [ function, inclusive instructions ], ... ] } }.  Every one
+# of them runs inside the ClientAuthentication_hook, so the hook's total is
+# the extension's whole cost in the backend.
+sub extension_call_tree
 {
 	my ($profile) = @_;
 	my ($stdout, $stderr);
 	IPC::Run::run [
 		'callgrind_annotate', '--inclusive=yes',
-		'--threshold=100',    $profile
+		'--tree=calling',     '--threshold=100',
+		$profile
 	  ],
 	  '>', \$stdout, '2>', \$stderr
 	  or die "callgrind_annotate $profile failed: $stderr";
-	my %functions;
-	while ($stdout =~ /^\s*([\d,]+) .*?:(\w+) \[\S*pgtls_audit\.so\]$/mg)
+
+	# "  75,990 ( 0.35%)  *  /src/capture.c:capture_attempt [/x/pgtls_audit.so]"
+	# starts a function's block; "  >  " lines under it are its callees.
+	my $cost = qr/^\s*([\d,]+) \(\s*[\d.]+%\)\s+/;
+	my (%tree, $current);
+	foreach my $line (split /\n/, $stdout)
 	{
-		(my $count = $1) =~ tr/,//d;
-		$functions{$2} = $count;
+		if ($line =~ /$cost\*\s+\S*?:(\S+) \[(\S+)\]$/)
+		{
+			my ($count, $function, $object) = ($1, $2, $3);
+			$current = $object =~ m{/pgtls_audit\.so$} ? $function : undef;
+			$tree{$current}{total} = instructions($count) if defined $current;
+		}
+		elsif (defined $current && $line =~ /$cost>\s+\S*?:(\S+) \(\d+x\)/)
+		{
+			push @{ $tree{$current}{callees} }, [ $2, instructions($1) ];
+		}
+		else
+		{
+			$current = undef;
+		}
 	}
-	return \%functions;
+	return \%tree;
 }
 
 sub hook_instructions
 {
 	my ($profile) = @_;
-	return extension_functions($profile)->{pgtls_audit_client_authentication}
+	return extension_call_tree($profile)
+	  ->{pgtls_audit_client_authentication}{total}
 	  // die "pgtls_audit's hook did not run in \"$profile\"";
+}
+
+# "1,234" -> 1234
+sub instructions
+{
+	my ($text) = @_;
+	$text =~ tr/,//d;
+	return $text;
 }
 
 
@@ -445,7 +476,6 @@ sub progress
 
 sub report
 {
-	my $text = '';
 	my $cpu_model = 'unknown CPU';
 	if (open my $fh, '<', '/proc/cpuinfo')
 	{
@@ -455,67 +485,17 @@ sub report
 		}
 	}
 	chomp(my $cores = `nproc`);
-	$text .= sprintf(
-		"pgtls_audit benchmark, %s, %s cores, %s\n"
-		  . "instructions: median of %d callgrind backend profiles per cell; "
-		  . "CPU and connections/s: median of %d pgbench -C runs of %d s\n",
+	my $text = sprintf(
+		"pgtls_audit benchmark, %s, nproc %s, %s\n"
+		  . "instructions: median of %d backend profiles (callgrind); "
+		  . "CPU and conn/s: median of %d runs of pgbench -C -T %d\n",
 		strftime('%Y-%m-%d', gmtime), $cores, $cpu_model,
 		$opt{callgrind_rounds} * $opt{callgrind_connections},
 		$opt{rounds}, $opt{seconds});
+	$text .= report_workload($_) foreach @workloads;
+	$text .= report_hook($results{tls}{c}{profile},
+		'one backend of (c), new TLS connection');
 
-	foreach my $workload (@workloads)
-	{
-		my $base = $results{ $workload->{key} }{a};
-		my %base = map { $_ => median(@{ $base->{$_} }) }
-		  qw(instructions cpu_ms rate);
-
-		$text .= "\n$workload->{name}\n";
-		my @notes;
-		my @rows = ([
-			'configuration', 'instructions/conn', 'vs (a)', 'in hook',
-			'CPU ms/conn', 'vs (a)', 'conn/s', 'vs (a)'
-		]);
-		foreach my $config (@configurations)
-		{
-			my $label = "($config->{key}) $config->{name}";
-			if (my $why = $workload->{not_in}{ $config->{key} })
-			{
-				push @rows, [ $label, ('n/a') x 7 ];
-				push @notes, "($config->{key}) $why";
-				next;
-			}
-			my $samples = $results{ $workload->{key} }{ $config->{key} };
-			my %m = map { $_ => median(@{ $samples->{$_} // [] }) }
-			  qw(instructions hook cpu_ms rate);
-			push @rows,
-			  [
-				$label,
-				commify($m{instructions}),
-				ratio($m{instructions}, $base{instructions}),
-				defined $m{hook} ? commify($m{hook}) : '-',
-				sprintf('%.3f', $m{cpu_ms}),
-				ratio($m{cpu_ms}, $base{cpu_ms}),
-				sprintf('%.1f', $m{rate}),
-				ratio($m{rate}, $base{rate}),
-			  ];
-		}
-		$text .= format_table(@rows);
-		$text .= "n/a: $_\n" foreach @notes;
-	}
-
-	# Where the extension's instructions go, in the costliest case.
-	my $profile = $results{tls}{c}{profile};
-	my $functions = extension_functions($profile);
-	$text .= "\nfunctions of pgtls_audit.so, inclusive instructions, "
-	  . "one backend of (c), TLS:\n";
-	foreach my $name (sort { $functions->{$b} <=> $functions->{$a} }
-		keys %$functions)
-	{
-		$text .=
-		  sprintf("  %12s  %s\n", commify($functions->{$name}), $name);
-	}
-
-	print $out "\n$text";
 	if ($opt{results})
 	{
 		open my $fh, '>', $opt{results}
@@ -523,7 +503,90 @@ sub report
 		print $fh $text;
 		close $fh;
 	}
+	else
+	{
+		print $out "\n$text";
+	}
 	return;
+}
+
+# One workload's table.  "in pgtls_audit" is the hook's inclusive count,
+# exact for each connection; the difference of whole-backend medians also
+# holds what the extension costs outside the hook, but with the noise of
+# the TLS handshake (random key shares and blinding make its count vary
+# by a few tenths of a per cent from one connection to the next).
+sub report_workload
+{
+	my ($workload) = @_;
+	my $cells = $results{ $workload->{key} };
+	my %base = map { $_ => median(@{ $cells->{a}{$_} }) }
+	  qw(instructions cpu_ms rate);
+
+	my @rows = ([
+		'configuration', 'instructions/conn', 'vs (a)', 'in pgtls_audit',
+		'share of (a)', 'CPU ms/conn', 'vs (a)', 'conn/s', 'vs (a)'
+	]);
+	my (@notes, $spread);
+	foreach my $config (@configurations)
+	{
+		my $label = "($config->{key}) $config->{name}";
+		if (my $why = $workload->{not_in}{ $config->{key} })
+		{
+			push @rows, [ $label, ('n/a') x 8 ];
+			push @notes, "n/a: ($config->{key}) $why.";
+			next;
+		}
+		my $samples = $cells->{ $config->{key} };
+		my %m = map { $_ => median(@{ $samples->{$_} // [] }) }
+		  qw(instructions hook cpu_ms rate);
+		my @sorted = sort { $a <=> $b } @{ $samples->{instructions} };
+		my $range = ($sorted[-1] - $sorted[0]) / $m{instructions};
+		$spread = $range if !defined $spread || $range > $spread;
+		push @rows,
+		  [
+			$label,
+			commify($m{instructions}),
+			ratio($m{instructions}, $base{instructions}),
+			commify($m{hook}),
+			defined $m{hook} ? percent($m{hook} / $base{instructions}) : '-',
+			sprintf('%.3f', $m{cpu_ms}),
+			ratio($m{cpu_ms}, $base{cpu_ms}),
+			sprintf('%.1f', $m{rate}),
+			ratio($m{rate}, $base{rate}),
+		  ];
+	}
+	push @notes,
+	  sprintf('Instructions of one configuration range over %s of the median.',
+		percent($spread));
+	return "\n$workload->{name}\n\n"
+	  . format_table(@rows) . "\n"
+	  . join('', map { "$_\n" } @notes);
+}
+
+# Where the hook's instructions go: its callees and theirs, down to 1,000
+# instructions.  Two levels only: callgrind_annotate sums a function's
+# callees over all its callers, which is exact for the hook and for the
+# functions only it calls, not for helpers called from several places.
+sub report_hook
+{
+	my ($profile, $title) = @_;
+	my $tree = extension_call_tree($profile);
+	my $text = "\nWhere pgtls_audit's instructions go ($title, inclusive):\n\n";
+	my $walk;
+	$walk = sub {
+		my ($function, $count, $depth) = @_;
+		$text .= sprintf("  %9s  %s%s\n",
+			commify($count), '  ' x $depth, $function);
+		return if $depth == 2;
+		foreach my $callee (sort { $b->[1] <=> $a->[1] }
+			@{ $tree->{$function}{callees} // [] })
+		{
+			$walk->(@$callee, $depth + 1) if $callee->[1] >= 1000;
+		}
+	};
+	my $hook = 'pgtls_audit_client_authentication';
+	$walk->($hook, $tree->{$hook}{total}, 0);
+	return $text;
 }
 
 sub ratio
@@ -531,6 +594,12 @@ sub ratio
 	my ($value, $base) = @_;
 	return '-' unless defined $value && defined $base && $base != 0;
 	return sprintf('%.4f', $value / $base);
+}
+
+sub percent
+{
+	my ($fraction) = @_;
+	return sprintf('%.2f%%', 100 * $fraction);
 }
 
 sub commify

@@ -66,11 +66,12 @@ as_test_user()
 	fi
 }
 
-# A copy of the source tree the unprivileged user can build and test in.
+# A copy of the source tree the unprivileged user can build and test in,
+# in a new directory /tmp/NAME.XXXXXX (NAME: pgtls_audit by default).
 work_copy()
 {
 	local dir
-	dir=$(mktemp -d /tmp/pgtls_audit.XXXXXX)
+	dir=$(mktemp -d "/tmp/${1:-pgtls_audit}.XXXXXX")
 	tar -C "$PROJECT_DIR" --exclude=.git --exclude='tmp_check*' \
 		--exclude=results --exclude=log -cf - . | tar -C "$dir" -xf -
 	[ "$(id -u)" -eq 0 ] && chown -R "$TEST_USER" "$dir"
