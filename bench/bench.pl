@@ -147,6 +147,7 @@ my @workloads = (
 my %results;
 
 my $started = time;
+my $load_before = load_average();
 measure_instructions();
 measure_throughput();
 report();
@@ -454,6 +455,14 @@ sub postmaster_pid
 	return $pid;
 }
 
+# The 1-minute load average.
+sub load_average
+{
+	open my $fh, '<', '/proc/loadavg' or return '?';
+	my ($one) = split ' ', scalar <$fh>;
+	return $one;
+}
+
 sub median
 {
 	my @sorted = sort { $a <=> $b } @_;
@@ -485,11 +494,14 @@ sub report
 		}
 	}
 	chomp(my $cores = `nproc`);
+	# Other work on the machine slows connections/s (and CPU time, less);
+	# instruction counts do not notice it.
 	my $text = sprintf(
-		"pgtls_audit benchmark, %s, nproc %s, %s\n"
+		"pgtls_audit benchmark, %s, nproc %s, %s, load average %s before, %s after\n"
 		  . "instructions: median of %d backend profiles (callgrind); "
 		  . "CPU and conn/s: median of %d runs of pgbench -C -T %d\n",
 		strftime('%Y-%m-%d', gmtime), $cores, $cpu_model,
+		$load_before, load_average(),
 		$opt{callgrind_rounds} * $opt{callgrind_connections},
 		$opt{rounds}, $opt{seconds});
 	$text .= report_workload($_) foreach @workloads;
