@@ -1,12 +1,13 @@
-# Shared by scripts/test and scripts/demo: install what the project needs,
-# build and install the extension, and run commands as an unprivileged user
-# (initdb refuses to run as root).
+# Shared by scripts/test, scripts/demo, scripts/tap and bench/run: install
+# what the project needs, build (and install) the extension, and run
+# commands as an unprivileged user (initdb refuses to run as root).
 
 set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
-PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent
+# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench.
+PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent valgrind
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -31,8 +32,8 @@ install_dependencies()
 		"${missing[@]}" >/dev/null
 }
 
-# Build without warnings and install into the PostgreSQL tree.
-build_and_install()
+# Build from clean, failing on any warning; nothing is installed.
+build()
 {
 	local output
 	make -C "$PROJECT_DIR" -s clean
@@ -43,6 +44,13 @@ build_and_install()
 		echo "the build has warnings" >&2
 		exit 1
 	fi
+	return 0
+}
+
+# Build without warnings and install into the PostgreSQL tree.
+build_and_install()
+{
+	build
 	make -C "$PROJECT_DIR" -s install >/dev/null
 }
 
@@ -64,11 +72,12 @@ as_test_user()
 	fi
 }
 
-# A copy of the source tree the unprivileged user can build and test in.
+# A copy of the source tree the unprivileged user can build and test in,
+# in a new directory /tmp/NAME.XXXXXX (NAME: pgtls_audit by default).
 work_copy()
 {
 	local dir
-	dir=$(mktemp -d /tmp/pgtls_audit.XXXXXX)
+	dir=$(mktemp -d "/tmp/${1:-pgtls_audit}.XXXXXX")
 	tar -C "$PROJECT_DIR" --exclude=.git --exclude='tmp_check*' \
 		--exclude=results --exclude=log -cf - . | tar -C "$dir" -xf -
 	[ "$(id -u)" -eq 0 ] && chown -R "$TEST_USER" "$dir"

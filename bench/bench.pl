@@ -1,0 +1,660 @@
+# Copyright (c) pgtls_audit contributors
+
+# The benchmark behind bench/run: what pgtls_audit adds to the cost of one
+# new connection, against the same cluster without it.
+#
+# One cluster, restarted into each configuration in turn, several rounds:
+#
+#   (a) pgtls_audit not loaded (the baseline of every ratio)
+#   (b) loaded, pgtls_audit.mode = audit
+#   (c) loaded, pgtls_audit.mode = enforce with every policy knob on
+#   (d) not loaded, PostgreSQL's own log_connections = on (the reference)
+#
+# and two workloads: a new TLS connection authenticated by client
+# certificate (hba "cert", so that (c) accepts it), and a plaintext TCP
+# connection (hba "trust", the cheapest connection there is, so the
+# extension's share is largest) that (c) rejects by design.  Each
+# connection runs one trivial query: "SELECT pg_backend_pid()" through psql
+# under callgrind, "SELECT 1" through pgbench otherwise.
+#
+# Three figures per configuration and workload:
+#
+# * instructions executed by the backend for one connection, counted by
+#   callgrind with the postmaster running under valgrind: the only figure
+#   precise enough to show a 1% difference.  The extension's own part (the
+#   hook's inclusive count) repeats to a few instructions; a whole
+#   plaintext connection to 0.01%, a whole TLS connection only to about
+#   1.5% (random key shares, RSA blinding), hence medians of many;
+# * server CPU time per connection and connections per second under
+#   "pgbench -C", without valgrind: realistic, but they vary by several
+#   per cent between runs on a shared machine.
+#
+# Each measure_* function is one self-contained section filling %results;
+# report() prints whatever was measured.  A later section (e.g. the cost of
+# the SQL views) is one more function called from the main program.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../t";
+
+use File::Path qw(make_path);
+use Getopt::Long;
+use IPC::Run;
+use List::Util qw(sum);
+use POSIX qw(strftime);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use PgtlsAuditTest;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+# PostgreSQL::Test::Utils sends STDOUT to its log file; progress goes to
+# Test::More's output handle, which still reaches the terminal.
+my $out = Test::More->builder->output;
+
+my %opt = (
+	rounds                => 7,    # rounds of the pgbench section
+	seconds               => 5,    # length of one pgbench run
+	callgrind_rounds      => 3,    # rounds of the callgrind section
+	callgrind_connections => 11,   # measured per round, after a cold one
+	results               => undef);
+GetOptions(
+	'quick' => sub {
+		@opt{qw(rounds seconds callgrind_rounds callgrind_connections)} =
+		  (2, 1, 1, 3);
+	},
+	'results=s' => \$opt{results})
+  or die "usage: bench.pl [--quick] [--results FILE]\n";
+
+my $library = $ENV{PGTLS_AUDIT_LIBRARY} // 'pgtls_audit';
+
+# Every policy knob on, in enforce mode.
+my $enforce_everything = <<'EOF';
+pgtls_audit.mode = enforce
+pgtls_audit.require_ssl = on
+pgtls_audit.min_protocol_version = 'TLSv1.2'
+pgtls_audit.min_cipher_bits = 128
+pgtls_audit.ciphers = 'HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES'
+pgtls_audit.require_forward_secrecy = on
+pgtls_audit.require_client_cert = on
+pgtls_audit.forbidden_auth_methods = 'trust, password, md5'
+EOF
+
+# "loaded": in shared_preload_libraries; "settings": the rest of bench.conf.
+my @configurations = (
+	{
+		key      => 'a',
+		name     => 'not loaded',
+		loaded   => 0,
+		settings => ''
+	},
+	{
+		key      => 'b',
+		name     => 'audit',
+		loaded   => 1,
+		settings => "pgtls_audit.mode = audit\n"
+	},
+	{
+		key      => 'c',
+		name     => 'enforce, all knobs',
+		loaded   => 1,
+		settings => $enforce_everything
+	},
+	{
+		key      => 'd',
+		name     => 'log_connections',
+		loaded   => 0,
+		settings => "log_connections = on\n"
+	});
+
+# Settings common to all configurations: no other logging per connection
+# or statement (PostgreSQL::Test::Cluster turns log_statement on), and no
+# autovacuum worker starting in the middle of a measurement.
+my $common_conf = <<'EOF';
+log_connections = off
+log_disconnections = off
+log_statement = none
+autovacuum = off
+include_if_exists = 'bench.conf'
+EOF
+
+my $pki = PgtlsAuditTest::make_pki();
+my $cert = PgtlsAuditTest::make_client_cert($pki, 'bench', '/CN=bench');
+my $node = PgtlsAuditTest::tls_node(
+	'bench', $pki,
+	conf => $common_conf,
+	hba  => "local all all trust\n"
+	  . "hostssl all bench 127.0.0.1/32 cert\n"
+	  . "hostnossl all bench 127.0.0.1/32 trust\n");
+$node->safe_psql('postgres', 'CREATE ROLE bench LOGIN');
+my $bindir = $node->config_data('--bindir');
+
+my @workloads = (
+	{
+		key     => 'tls',
+		name    => 'new TLS connection, client certificate (hba cert)',
+		connstr => PgtlsAuditTest::tls_connstr(
+			$node, $pki,
+			user => 'bench',
+			cert => $cert)
+	},
+	{
+		key     => 'plain',
+		name    => 'new plaintext TCP connection (hba trust)',
+		connstr => PgtlsAuditTest::tls_connstr(
+			$node, $pki,
+			user    => 'bench',
+			sslmode => 'disable'),
+		# require_ssl and the forbidden "trust" refuse it, as they should
+		not_in => { c => 'rejected by the policy, as intended' }
+	});
+
+# $results{workload}{configuration}{figure} = [ samples ]
+my %results;
+
+my $started = time;
+my $load_before = load_average();
+measure_instructions();
+measure_throughput();
+report();
+$node->stop;
+progress(sprintf('done in %d s', time - $started));
+
+
+#---- Instructions per connection (callgrind) ----
+
+# Callgrind follows fork() (PostgreSQL's backends are forked, not exec'd)
+# and writes one profile per process, named by pid.  A forked child
+# inherits its parent's counters, though: without a reset each backend's
+# total would include everything the postmaster executed since it started,
+# configuration loading included.  --zero-before=InitPostmasterChild
+# resets them in the first function every child runs after fork(), so a
+# backend's profile holds exactly its own work: TLS handshake, startup,
+# authentication, the query, exit.
+sub measure_instructions
+{
+	foreach my $round (1 .. $opt{callgrind_rounds})
+	{
+		foreach my $config (@configurations)
+		{
+			progress("callgrind round $round/$opt{callgrind_rounds}: "
+				  . "($config->{key}) $config->{name}");
+			my $dir =
+			  $PostgreSQL::Test::Utils::tmp_check
+			  . "/callgrind/$config->{key}-$round";
+			make_path($dir);
+			$node->stop;
+			write_configuration($config);
+			start_under_callgrind($dir);
+
+			my %pids;
+			foreach my $workload (applicable_workloads($config))
+			{
+				# The first connection after a start is cold (it rebuilds
+				# the relation cache init file, among others): drop it.
+				backend_pid($workload);
+				$pids{ $workload->{key} } =
+				  [ map { backend_pid($workload) }
+					  1 .. $opt{callgrind_connections} ];
+			}
+
+			# A fast shutdown waits for every backend to exit, and a
+			# backend writes its profile before it exits.
+			$node->stop;
+
+			while (my ($workload, $pids) = each %pids)
+			{
+				my $samples = $results{$workload}{ $config->{key} } //= {};
+				foreach my $pid (@$pids)
+				{
+					my $profile = "$dir/callgrind.out.$pid";
+					push @{ $samples->{instructions} },
+					  profile_total($profile);
+					push @{ $samples->{hook} }, hook_instructions($profile)
+					  if $config->{loaded};
+				}
+				$samples->{profile} //= "$dir/callgrind.out.$pids->[0]";
+			}
+		}
+	}
+	$node->start;
+	return;
+}
+
+# Start the node's postmaster under callgrind, through pg_ctl's -p (the
+# postgres executable to run), so that pg_ctl -w waits for it as usual.
+sub start_under_callgrind
+{
+	my ($dir) = @_;
+	my $wrapper = "$dir/postgres";
+	PostgreSQL::Test::Utils::append_to_file(
+		$wrapper, qq{#!/bin/sh
+exec valgrind --quiet --tool=callgrind --zero-before=InitPostmasterChild \\
+	--callgrind-out-file='$dir/callgrind.out.%p' '$bindir/postgres' "\$@"
+});
+	chmod 0755, $wrapper;
+	PostgreSQL::Test::Utils::system_or_bail('pg_ctl', '-w', '-D',
+		$node->data_dir, '-l', $node->logfile, '-p', $wrapper, 'start');
+
+	# Let the node object know the postmaster's pid, so that $node->stop,
+	# and the cleanup at exit, work as after $node->start.
+	$node->_update_pid(1);
+	return;
+}
+
+# Connect once with the workload's connection string; the backend's pid.
+sub backend_pid
+{
+	my ($workload) = @_;
+	return $node->safe_psql('postgres', 'SELECT pg_backend_pid()',
+		connstr => $workload->{connstr});
+}
+
+# The instructions in one callgrind profile: its "summary:" line, the
+# process's counter since the reset, which is also what callgrind_annotate
+# calls the program total.  Not its "totals:" line: that also holds part of
+# the postmaster's work before the fork (the calls still open when the
+# counters were reset), which grows with every connection the postmaster
+# has accepted and with its configuration.
+sub profile_total
+{
+	my ($profile) = @_;
+	open my $fh, '<', $profile or die "could not open \"$profile\": $!";
+	while (<$fh>)
+	{
+		return $1 if /^summary:\s+(\d+)/;
+	}
+	die "no summary in \"$profile\"";
+}
+
+# The call tree of pgtls_audit.so's functions in a profile, from
+# callgrind_annotate: { function => { total => inclusive instructions,
+# callees => [ [ function, inclusive instructions ], ... ] } }.  Every one
+# of them runs inside the ClientAuthentication_hook, so the hook's total is
+# the extension's whole cost in the backend.
+sub extension_call_tree
+{
+	my ($profile) = @_;
+	my ($stdout, $stderr);
+	IPC::Run::run [
+		'callgrind_annotate', '--inclusive=yes',
+		'--tree=calling',     '--threshold=100',
+		$profile
+	  ],
+	  '>', \$stdout, '2>', \$stderr
+	  or die "callgrind_annotate $profile failed: $stderr";
+
+	# "  75,990 ( 0.35%)  *  /src/capture.c:capture_attempt [/x/pgtls_audit.so]"
+	# starts a function's block; "  >  " lines under it are its callees.
+	my $cost = qr/^\s*([\d,]+) \(\s*[\d.]+%\)\s+/;
+	my (%tree, $current);
+	foreach my $line (split /\n/, $stdout)
+	{
+		if ($line =~ /$cost\*\s+\S*?:(\S+) \[(\S+)\]$/)
+		{
+			my ($count, $function, $object) = ($1, $2, $3);
+			$current = $object =~ m{/pgtls_audit\.so$} ? $function : undef;
+			$tree{$current}{total} = instructions($count) if defined $current;
+		}
+		elsif (defined $current && $line =~ /$cost>\s+\S*?:(\S+) \(\d+x\)/)
+		{
+			push @{ $tree{$current}{callees} }, [ $2, instructions($1) ];
+		}
+		else
+		{
+			$current = undef;
+		}
+	}
+	return \%tree;
+}
+
+sub hook_instructions
+{
+	my ($profile) = @_;
+	return extension_call_tree($profile)
+	  ->{pgtls_audit_client_authentication}{total}
+	  // die "pgtls_audit's hook did not run in \"$profile\"";
+}
+
+# "1,234" -> 1234
+sub instructions
+{
+	my ($text) = @_;
+	$text =~ tr/,//d;
+	return $text;
+}
+
+
+#---- Server CPU and connections per second (pgbench -C) ----
+
+# pgbench -C opens a new connection for every transaction of a trivial
+# script.  Server CPU is read from the postmaster's /proc stat: its own
+# time (accept, fork) plus the time of the children it has reaped, i.e.
+# of every backend that has exited, divided by the connections made.
+sub measure_throughput
+{
+	my $script = $PostgreSQL::Test::Utils::tmp_check . '/select1.sql';
+	PostgreSQL::Test::Utils::append_to_file($script, "SELECT 1;\n");
+
+	foreach my $round (1 .. $opt{rounds})
+	{
+		foreach my $config (@configurations)
+		{
+			progress("pgbench round $round/$opt{rounds}: "
+				  . "($config->{key}) $config->{name}");
+			write_configuration($config);
+			$node->restart;
+			my $postmaster = postmaster_pid();
+
+			foreach my $workload (applicable_workloads($config))
+			{
+				# warm caches (relation cache init file, page cache)
+				pgbench($workload, $script, '-t', 5);
+				wait_for_backends_to_exit($postmaster);
+
+				my $before = cpu_seconds($postmaster);
+				my ($connections, $rate) =
+				  pgbench($workload, $script, '-T', $opt{seconds});
+				wait_for_backends_to_exit($postmaster);
+				my $cpu = cpu_seconds($postmaster) - $before;
+
+				my $samples = $results{ $workload->{key} }{ $config->{key} };
+				push @{ $samples->{cpu_ms} },
+				  1000 * $cpu / $connections;
+				push @{ $samples->{rate} }, $rate;
+			}
+		}
+	}
+	return;
+}
+
+# Run pgbench -C with one client; the number of connections it made and
+# its connections per second ("tps" with -C: one connection a transaction).
+sub pgbench
+{
+	my ($workload, $script, @length) = @_;
+	my ($stdout, $stderr);
+	IPC::Run::run [
+		'pgbench', '-n', '-C', '-c', '1', '-j', '1', @length,
+		'-f', $script, $workload->{connstr}
+	  ],
+	  '>', \$stdout, '2>', \$stderr
+	  or die "pgbench failed: $stderr";
+	$stdout =~ /^number of transactions actually processed: (\d+)/m
+	  or die "unexpected pgbench output: $stdout";
+	my $transactions = $1;
+	$stdout =~ /^tps = ([\d.]+) \(including reconnection times\)/m
+	  or die "unexpected pgbench output: $stdout";
+	# pgbench also opens one connection of its own before the run
+	return ($transactions + 1, $1);
+}
+
+# utime + stime + cutime + cstime of a process, in seconds.
+sub cpu_seconds
+{
+	my ($pid) = @_;
+	my @fields = proc_stat($pid);
+	return sum(@fields[ 11 .. 14 ]) / POSIX::sysconf(POSIX::_SC_CLK_TCK);
+}
+
+# /proc/<pid>/stat from field 3 (state) on: the command name in field 2
+# may hold spaces.  Empty if the process is gone.
+sub proc_stat
+{
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return ();
+	my $stat = <$fh>;
+	close $fh;
+	return split ' ', substr($stat, rindex($stat, ')') + 2);
+}
+
+# Wait until the postmaster has reaped every client backend, so that their
+# CPU time is in its cutime and cstime: no child left that is a zombie or
+# whose process title names a client address.
+sub wait_for_backends_to_exit
+{
+	my ($postmaster) = @_;
+	for (my $tries = 0;; $tries++)
+	{
+		my $busy = 0;
+		foreach my $dir (glob '/proc/[0-9]*')
+		{
+			my $pid = substr($dir, 6);
+			my ($state, $ppid) = proc_stat($pid);
+			next unless defined $ppid && $ppid == $postmaster;
+			open my $fh, '<', "$dir/cmdline" or next;
+			my $title = <$fh> // '';
+			$busy++ if $state eq 'Z' || $title =~ /\d\(\d+\)/;
+		}
+		return if $busy == 0;
+		die "backends still running after 30 s" if $tries > 3000;
+		usleep(10_000);
+	}
+}
+
+
+#---- Helpers ----
+
+sub write_configuration
+{
+	my ($config) = @_;
+	open my $fh, '>', $node->data_dir . '/bench.conf'
+	  or die "could not write bench.conf: $!";
+	print $fh "# configuration ($config->{key}) $config->{name}\n",
+	  "shared_preload_libraries = '", ($config->{loaded} ? $library : ''),
+	  "'\n", $config->{settings};
+	close $fh;
+	return;
+}
+
+sub applicable_workloads
+{
+	my ($config) = @_;
+	return grep { !$_->{not_in}{ $config->{key} } } @workloads;
+}
+
+sub postmaster_pid
+{
+	open my $fh, '<', $node->data_dir . '/postmaster.pid'
+	  or die "could not read postmaster.pid: $!";
+	my $pid = <$fh>;
+	chomp $pid;
+	return $pid;
+}
+
+# The 1-minute load average.
+sub load_average
+{
+	open my $fh, '<', '/proc/loadavg' or return '?';
+	my ($one) = split ' ', scalar <$fh>;
+	return $one;
+}
+
+sub median
+{
+	my @sorted = sort { $a <=> $b } @_;
+	return undef unless @sorted;
+	my $middle = int(@sorted / 2);
+	return @sorted % 2
+	  ? $sorted[$middle]
+	  : ($sorted[ $middle - 1 ] + $sorted[$middle]) / 2;
+}
+
+sub progress
+{
+	my ($message) = @_;
+	print $out strftime('%H:%M:%S ', localtime), $message, "\n";
+	return;
+}
+
+
+#---- Report ----
+
+sub report
+{
+	my $cpu_model = 'unknown CPU';
+	if (open my $fh, '<', '/proc/cpuinfo')
+	{
+		while (<$fh>)
+		{
+			if (/^model name\s*:\s*(.*)/) { $cpu_model = $1; last; }
+		}
+	}
+	chomp(my $cores = `nproc`);
+	# Other work on the machine slows connections/s (and CPU time, less);
+	# instruction counts do not notice it.
+	my $text = sprintf(
+		"pgtls_audit benchmark, %s, nproc %s, %s, load average %s before, %s after\n"
+		  . "instructions: median of %d backend profiles (callgrind); "
+		  . "CPU and conn/s: median of %d runs of pgbench -C -T %d\n",
+		strftime('%Y-%m-%d', gmtime), $cores, $cpu_model,
+		$load_before, load_average(),
+		$opt{callgrind_rounds} * $opt{callgrind_connections},
+		$opt{rounds}, $opt{seconds});
+	$text .= report_workload($_) foreach @workloads;
+	$text .= report_hook($results{tls}{c}{profile},
+		'one backend of (c), new TLS connection');
+
+	if ($opt{results})
+	{
+		open my $fh, '>', $opt{results}
+		  or die "could not write \"$opt{results}\": $!";
+		print $fh $text;
+		close $fh;
+	}
+	else
+	{
+		print $out "\n$text";
+	}
+	return;
+}
+
+# One workload's table.  "in pgtls_audit" is the hook's inclusive count,
+# exact for each connection; the difference of whole-backend medians also
+# holds what the extension costs outside the hook, but with the noise of
+# the TLS handshake (random key shares and blinding make its count vary
+# by a few tenths of a per cent from one connection to the next).
+sub report_workload
+{
+	my ($workload) = @_;
+	my $cells = $results{ $workload->{key} };
+	my %base = map { $_ => median(@{ $cells->{a}{$_} }) }
+	  qw(instructions cpu_ms rate);
+
+	my @rows = ([
+		'configuration', 'instructions/conn', 'vs (a)', 'in pgtls_audit',
+		'share of (a)', 'CPU ms/conn', 'vs (a)', 'conn/s', 'vs (a)'
+	]);
+	my (@notes, $spread);
+	foreach my $config (@configurations)
+	{
+		my $label = "($config->{key}) $config->{name}";
+		if (my $why = $workload->{not_in}{ $config->{key} })
+		{
+			push @rows, [ $label, ('n/a') x 8 ];
+			push @notes, "n/a: ($config->{key}) $why.";
+			next;
+		}
+		my $samples = $cells->{ $config->{key} };
+		my %m = map { $_ => median(@{ $samples->{$_} // [] }) }
+		  qw(instructions hook cpu_ms rate);
+		my @sorted = sort { $a <=> $b } @{ $samples->{instructions} };
+		my $range = ($sorted[-1] - $sorted[0]) / $m{instructions};
+		$spread = $range if !defined $spread || $range > $spread;
+		push @rows,
+		  [
+			$label,
+			commify($m{instructions}),
+			ratio($m{instructions}, $base{instructions}),
+			commify($m{hook}),
+			defined $m{hook} ? percent($m{hook} / $base{instructions}) : '-',
+			sprintf('%.3f', $m{cpu_ms}),
+			ratio($m{cpu_ms}, $base{cpu_ms}),
+			sprintf('%.1f', $m{rate}),
+			ratio($m{rate}, $base{rate}),
+		  ];
+	}
+	push @notes,
+	  sprintf('Instructions of one configuration range over %s of the median.',
+		percent($spread));
+	return "\n$workload->{name}\n\n"
+	  . format_table(@rows) . "\n"
+	  . join('', map { "$_\n" } @notes);
+}
+
+# Where the hook's instructions go: its callees and theirs, down to 1,000
+# instructions.  Two levels only: callgrind_annotate sums a function's
+# callees over all its callers, which is exact for the hook and for the
+# functions only it calls, not for helpers called from several places.
+sub report_hook
+{
+	my ($profile, $title) = @_;
+	my $tree = extension_call_tree($profile);
+	my $text = "\nWhere pgtls_audit's instructions go ($title, inclusive):\n\n";
+	my $walk;
+	$walk = sub {
+		my ($function, $count, $depth) = @_;
+		$text .= sprintf("  %9s  %s%s\n",
+			commify($count), '  ' x $depth, $function);
+		return if $depth == 2;
+		foreach my $callee (sort { $b->[1] <=> $a->[1] }
+			@{ $tree->{$function}{callees} // [] })
+		{
+			$walk->(@$callee, $depth + 1) if $callee->[1] >= 1000;
+		}
+	};
+	my $hook = 'pgtls_audit_client_authentication';
+	$walk->($hook, $tree->{$hook}{total}, 0);
+	return $text;
+}
+
+sub ratio
+{
+	my ($value, $base) = @_;
+	return '-' unless defined $value && defined $base && $base != 0;
+	return sprintf('%.4f', $value / $base);
+}
+
+sub percent
+{
+	my ($fraction) = @_;
+	return sprintf('%.2f%%', 100 * $fraction);
+}
+
+sub commify
+{
+	my ($number) = @_;
+	return '-' unless defined $number;
+	my $text = sprintf('%.0f', $number);
+	1 while $text =~ s/^(\d+)(\d{3})/$1,$2/;
+	return $text;
+}
+
+# Rows of cells as a Markdown table, columns padded to their widest cell.
+sub format_table
+{
+	my @rows = @_;
+	my @width;
+	foreach my $row (@rows)
+	{
+		foreach my $i (0 .. $#$row)
+		{
+			my $length = length $row->[$i];
+			$width[$i] = $length if !defined $width[$i] || $length > $width[$i];
+		}
+	}
+	my $line = sub {
+		my @cells = @_;
+		return '| '
+		  . join(' | ',
+			map { sprintf('%-*s', $width[$_], $cells[$_] // '') }
+			  0 .. $#width)
+		  . " |\n";
+	};
+	my $text = $line->(@{ $rows[0] });
+	$text .= $line->(map { '-' x $_ } @width);
+	$text .= $line->(@$_) foreach @rows[ 1 .. $#rows ];
+	return $text;
+}
