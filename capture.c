@@ -27,11 +27,20 @@
 
 #include "pgtls_audit.h"
 
+/* SHA-256, fetched once in the postmaster rather than per connection. */
+static EVP_MD *sha256 = NULL;
+
 static void capture_tls(SSL *ssl, AuditAttempt *attempt);
 static char *name_to_rfc2253(X509_NAME *name);
 static char *serial_to_decimal(const ASN1_INTEGER *serial);
 static char *sha256_fingerprint(X509 *cert);
 static TimestampTz asn1_time_to_timestamptz(const ASN1_TIME *time);
+
+void
+capture_init(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 const char *
 transport_name(AuditTransport transport)
@@ -270,7 +279,8 @@ sha256_fingerprint(X509 *cert)
 	char	   *result;
 	char	   *out;
 
-	if (!X509_digest(cert, EVP_sha256(), digest, &length) || length == 0)
+	if (!X509_digest(cert, sha256 ? sha256 : EVP_sha256(), digest, &length) ||
+		length == 0)
 		return NULL;
 	result = out = palloc(length * 3);
 	for (unsigned int i = 0; i < length; i++)

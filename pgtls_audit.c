@@ -117,6 +117,7 @@ _PG_init(void)
 
 	define_policy_gucs();
 	store_init();
+	capture_init();
 
 	MarkGUCPrefixReserved("pgtls_audit");
 

@@ -219,6 +219,7 @@ typedef struct StoreStatus
 } StoreStatus;
 
 /* capture.c */
+extern void capture_init(void);
 extern void capture_attempt(Port *port, int status, AuditAttempt *attempt);
 extern const char *transport_name(AuditTransport transport);
 extern const char *outcome_name(AuditOutcome outcome);

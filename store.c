@@ -678,7 +678,14 @@ replace_invalid_utf8(char *s, Size length)
 
 	while (i < length)
 	{
-		int			n = pg_utf_mblen((const unsigned char *) s + i);
+		int			n;
+
+		if (!IS_HIGHBIT_SET(s[i]))
+		{
+			i++;
+			continue;
+		}
+		n = pg_utf_mblen((const unsigned char *) s + i);
 
 		if (i + n > length || !pg_utf8_islegal((const unsigned char *) s + i, n))
 		{

@@ -59,11 +59,16 @@ my %opt = (
 	seconds               => 5,    # length of one pgbench run
 	callgrind_rounds      => 3,    # rounds of the callgrind section
 	callgrind_connections => 11,   # measured per round, after a cold one
+	view_events           => 100_000,    # history size for the view section
+	view_sessions         => 300,        # live sessions for the view section
+	view_runs             => 7,          # timed runs of each view query
 	results               => undef);
 GetOptions(
 	'quick' => sub {
-		@opt{qw(rounds seconds callgrind_rounds callgrind_connections)} =
-		  (2, 1, 1, 3);
+		@opt{
+			qw(rounds seconds callgrind_rounds callgrind_connections
+			  view_events view_sessions)
+		} = (2, 1, 1, 3, 5000, 50);
 	},
 	'results=s' => \$opt{results})
   or die "usage: bench.pl [--quick] [--results FILE]\n";
@@ -158,6 +163,7 @@ my $started = time;
 my $load_before = load_average();
 measure_instructions();
 measure_throughput();
+measure_views();
 report();
 $node->stop;
 progress(sprintf('done in %d s', time - $started));
@@ -271,9 +277,11 @@ sub profile_total
 
 # The call tree of pgtls_audit.so's functions in a profile, from
 # callgrind_annotate: { function => { total => inclusive instructions,
-# callees => [ [ function, inclusive instructions ], ... ] } }.  Every one
-# of them runs inside the ClientAuthentication_hook, so the hook's total is
-# the extension's whole cost in the backend.
+# callees => [ [ function, inclusive instructions ], ... ] } }.  In a
+# backend, the extension runs only from its entry points below: the
+# authentication hook, the emit_log_hook (on every message, a one-test fast
+# path outside connection startup) and the exit callback that clears the
+# session's slot; their sum is its whole cost.
 sub extension_call_tree
 {
 	my ($profile) = @_;
@@ -310,12 +318,21 @@ sub extension_call_tree
 	return \%tree;
 }
 
+# (a sub, not a file-scope variable: the main program runs before the
+# assignment of such a variable further down the file would)
+sub entry_points
+{
+	return
+	  qw(pgtls_audit_client_authentication pgtls_audit_emit_log clear_session_slot);
+}
+
 sub hook_instructions
 {
 	my ($profile) = @_;
-	return extension_call_tree($profile)
-	  ->{pgtls_audit_client_authentication}{total}
-	  // die "pgtls_audit's hook did not run in \"$profile\"";
+	my $tree = extension_call_tree($profile);
+	die "pgtls_audit's hook did not run in \"$profile\""
+	  unless $tree->{pgtls_audit_client_authentication};
+	return sum(map { $tree->{$_}{total} // 0 } entry_points());
 }
 
 # "1,234" -> 1234
@@ -435,6 +452,111 @@ sub wait_for_backends_to_exit
 }
 
 
+#---- The cost of the SQL views ----
+
+# Each view queried with a full history (view_events attempts) and
+# view_sessions live sessions, with the extension loaded in audit mode.
+# The server's own execution time (EXPLAIN ANALYZE, without per-node
+# timing) is taken twice: in a backend's first query, which also maps the
+# store's shared memory pages into that backend, and as the median of
+# view_runs more queries in the same backend.
+sub measure_views
+{
+	my %config = (
+		key      => 'views',
+		name     => 'views',
+		loaded   => 1,
+		settings => "pgtls_audit.mode = audit\n"
+		  . "pgtls_audit.log_connections = off\n"
+		  . "pgtls_audit.history_size = $opt{view_events}\n"
+		  . "max_connections = "
+		  . ($opt{view_sessions} + 50) . "\n");
+	write_configuration(\%config);
+	$node->restart;
+	$node->safe_psql('postgres', 'CREATE EXTENSION IF NOT EXISTS pgtls_audit');
+
+	# Fill the history with real connections, over the unix socket (the
+	# cheapest there are); four clients keep both cores busy.
+	progress("views: filling the history with $opt{view_events} attempts");
+	my $script = $PostgreSQL::Test::Utils::tmp_check . '/select1.sql';
+	my $per_client = int($opt{view_events} / 4) + 1;
+	my ($stdout, $stderr);
+	IPC::Run::run [
+		'pgbench', '-n', '-C', '-c', 4, '-j', 2, '-t', $per_client,
+		'-h', $node->host, '-p', $node->port, '-f', $script, 'postgres'
+	  ],
+	  '>', \$stdout, '2>', \$stderr
+	  or die "pgbench failed: $stderr";
+
+	# Hold the live sessions open while the views are queried.
+	progress("views: $opt{view_sessions} live TLS sessions");
+	my $sleep = $PostgreSQL::Test::Utils::tmp_check . '/sleep.sql';
+	PostgreSQL::Test::Utils::append_to_file($sleep, "SELECT pg_sleep(600);\n")
+	  unless -f $sleep;
+	my $sessions = IPC::Run::start [
+		'pgbench', '-n', '-c', $opt{view_sessions}, '-j', 2, '-t', 1,
+		'-f', $sleep, $workloads[0]{connstr}
+	  ],
+	  '>', \$stdout, '2>', \$stderr;
+	$node->poll_query_until('postgres',
+		"SELECT count(*) >= $opt{view_sessions} FROM pg_stat_activity "
+		  . "WHERE query = 'SELECT pg_sleep(600);'")
+	  or die 'the live sessions did not all connect';
+
+	my @status = split /\|/, $node->safe_psql('postgres',
+		'SELECT events_retained, history_size FROM pgtls_audit.status');
+	$results{views}{events} = $status[0];
+	$results{views}{sessions} = $node->safe_psql('postgres',
+		'SELECT count(*) FROM pgtls_audit.connections');
+
+	foreach my $view (
+		qw(history summary connections policy_violations status
+		server_certificate))
+	{
+		progress("views: $view");
+		my $explain = "EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM pgtls_audit.$view;\n";
+		my $output = $node->safe_psql('postgres', $explain x ($opt{view_runs} + 1));
+		my @ms = $output =~ /^Execution Time: ([\d.]+) ms$/mg;
+		die "unexpected EXPLAIN output: $output" unless @ms == $opt{view_runs} + 1;
+		my $rows = $node->safe_psql('postgres', "SELECT count(*) FROM pgtls_audit.$view");
+		$results{views}{$view} = {
+			rows  => $rows,
+			first => shift @ms,
+			ms    => median(@ms)
+		};
+	}
+
+	$node->safe_psql('postgres',
+		q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		   WHERE query = 'SELECT pg_sleep(600);'});
+	$sessions->finish;
+	return;
+}
+
+sub report_views
+{
+	my $views = $results{views} or return '';
+	my @rows = ([ 'view', 'rows', 'first query ms', 'median ms', 'target' ]);
+	foreach my $view (
+		qw(history summary connections policy_violations status
+		server_certificate))
+	{
+		my $v = $views->{$view};
+		push @rows,
+		  [
+			"pgtls_audit.$view", $v->{rows}, sprintf('%.1f', $v->{first}),
+			sprintf('%.1f', $v->{ms}), $v->{ms} < 50 ? 'met' : 'missed'
+		  ];
+	}
+	return sprintf(
+		"\nSQL views, %d events in history, %d live sessions "
+		  . "(server execution time; first query of a backend, then the "
+		  . "median of %d more):\n\n",
+		$views->{events}, $views->{sessions}, $opt{view_runs})
+	  . format_table(@rows);
+}
+
+
 #---- Helpers ----
 
 sub write_configuration
@@ -516,6 +638,7 @@ sub report
 	$text .= report_workload($_) foreach @workloads;
 	$text .= report_hook($results{tls}{c}{profile},
 		'one backend of (c), new TLS connection');
+	$text .= report_views();
 
 	if ($opt{results})
 	{
@@ -605,8 +728,10 @@ sub report_hook
 			$walk->(@$callee, $depth + 1) if $callee->[1] >= 1000;
 		}
 	};
-	my $hook = 'pgtls_audit_client_authentication';
-	$walk->($hook, $tree->{$hook}{total}, 0);
+	foreach my $entry (entry_points())
+	{
+		$walk->($entry, $tree->{$entry}{total}, 0) if $tree->{$entry};
+	}
 	return $text;
 }
 
