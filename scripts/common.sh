@@ -83,3 +83,22 @@ work_copy()
 	[ "$(id -u)" -eq 0 ] && chown -R "$TEST_USER" "$dir"
 	echo "$dir"
 }
+
+# Run a command of the TAP harness (prove, or perl on a script using
+# PostgreSQL::Test::Cluster) as the unprivileged user, in the work copy
+# given first, with PostgreSQL's test modules and t/ on the Perl path.
+run_harness()
+{
+	local work=$1
+	local pgxs_dir
+	shift
+	pgxs_dir=$(dirname "$("$PG_CONFIG" --pgxs)")/../..
+	(
+		cd "$work" &&
+		as_test_user env TESTDIR="$work" \
+			PATH="$("$PG_CONFIG" --bindir):$PATH" \
+			PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
+			PERL5LIB="$pgxs_dir/src/test/perl:$work/t" \
+			"$@"
+	)
+}
