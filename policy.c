@@ -184,7 +184,9 @@ define_policy_gucs(void)
 }
 
 /*
- * The policy violations of one attempt, as VIOLATION_* bits.  Unix-socket
+ * The policy violations of one attempt, as VIOLATION_* bits.  views.c
+ * judges runs of records with equal JudgedFacts once: whatever this reads
+ * of an attempt must be in that struct.  Unix-socket
  * connections are local and never judged.
  */
 uint32

@@ -87,12 +87,29 @@ typedef struct ColumnCache
 
 typedef Datum (*ColumnConverter) (const char *value);
 
+/* The facts of a record the policy judges, to judge runs of equals once. */
+typedef struct JudgedFacts
+{
+	int32		tls_version_number;
+	uint32		cipher_id;
+	int32		cipher_bits;
+	int32		auth_method_code;
+	uint8		transport;
+	bool		ssl;
+	bool		gss_encrypted;
+	bool		forward_secrecy;
+	bool		cert_verified;
+} JudgedFacts;
+
 /* State of one scan that fills a tuplestore. */
 typedef struct AttemptScan
 {
 	ReturnSetInfo *rsinfo;
 	Visibility	visibility;
 	ColumnCache columns[ATTEMPT_COLUMNS];
+	JudgedFacts last_judged;	/* what the policy judges, of the last row */
+	uint32		last_violations;
+	bool		judged_once;
 	Datum		violation_arrays[1 << VIOLATION_COUNT]; /* 0 until built */
 } AttemptScan;
 
@@ -105,6 +122,7 @@ static void emit_attempt(const AuditRecord *record, void *arg);
 static Datum cached_datum(ColumnCache *cache, const char *value,
 						  ColumnConverter convert);
 static Datum cached_violations(AttemptScan *state, uint32 violations);
+static uint32 current_violations(AttemptScan *state, const AuditRecord *record);
 static Datum text_datum(const char *value);
 static Datum inet_datum(const char *value);
 static Datum violations_array(uint32 violations);
@@ -212,12 +230,7 @@ emit_attempt(const AuditRecord *r, void *arg)
 	else
 		PUT_NULL();
 	if (pgtls_audit_mode != MODE_OFF && r->stage == STAGE_AUTHENTICATION)
-	{
-		AuditAttempt attempt;
-
-		record_to_attempt(r, &attempt);
-		PUT(cached_violations(state, judge_attempt(&attempt)));
-	}
+		PUT(cached_violations(state, current_violations(state, r)));
 	else
 		PUT_NULL();
 	PUT(Int32GetDatum(r->pid));
@@ -317,6 +330,34 @@ cached_violations(AttemptScan *state, uint32 violations)
 	if (state->violation_arrays[violations] == (Datum) 0)
 		state->violation_arrays[violations] = violations_array(violations);
 	return state->violation_arrays[violations];
+}
+
+/* The violations of a record under the policy in force now. */
+static uint32
+current_violations(AttemptScan *state, const AuditRecord *r)
+{
+	JudgedFacts facts;
+	AuditAttempt attempt;
+
+	memset(&facts, 0, sizeof(facts));
+	facts.tls_version_number = r->tls_version_number;
+	facts.cipher_id = r->cipher_id;
+	facts.cipher_bits = r->cipher_bits;
+	facts.auth_method_code = r->auth_method_code;
+	facts.transport = r->transport;
+	facts.ssl = r->ssl;
+	facts.gss_encrypted = r->gss_encrypted;
+	facts.forward_secrecy = r->forward_secrecy;
+	facts.cert_verified = r->cert_verified;
+	if (state->judged_once &&
+		memcmp(&facts, &state->last_judged, sizeof(facts)) == 0)
+		return state->last_violations;
+
+	record_to_attempt(r, &attempt);
+	state->last_judged = facts;
+	state->last_violations = judge_attempt(&attempt);
+	state->judged_once = true;
+	return state->last_violations;
 }
 
 static Datum

@@ -70,8 +70,11 @@ GetOptions(
 			  view_events view_sessions)
 		} = (2, 1, 1, 3, 5000, 50);
 	},
+	'only=s'    => \$opt{only},
 	'results=s' => \$opt{results})
-  or die "usage: bench.pl [--quick] [--results FILE]\n";
+  or die "usage: bench.pl [--quick] [--only SECTION] [--results FILE]\n";
+die "--only takes instructions, throughput or views\n"
+  if defined $opt{only} && $opt{only} !~ /^(instructions|throughput|views)$/;
 
 my $library = $ENV{PGTLS_AUDIT_LIBRARY} // 'pgtls_audit';
 
@@ -161,9 +164,14 @@ my %results;
 
 my $started = time;
 my $load_before = load_average();
-measure_instructions();
-measure_throughput();
-measure_views();
+foreach my $section (qw(instructions throughput views))
+{
+	next if defined $opt{only} && $opt{only} ne $section;
+	{
+		no strict 'refs';
+		&{"measure_$section"}();
+	}
+}
 report();
 $node->stop;
 progress(sprintf('done in %d s', time - $started));
@@ -479,6 +487,8 @@ sub measure_views
 	# cheapest there are); four clients keep both cores busy.
 	progress("views: filling the history with $opt{view_events} attempts");
 	my $script = $PostgreSQL::Test::Utils::tmp_check . '/select1.sql';
+	PostgreSQL::Test::Utils::append_to_file($script, "SELECT 1;\n")
+	  unless -f $script;
 	my $per_client = int($opt{view_events} / 4) + 1;
 	my ($stdout, $stderr);
 	IPC::Run::run [
@@ -635,9 +645,13 @@ sub report
 		$load_before, load_average(),
 		$opt{callgrind_rounds} * $opt{callgrind_connections},
 		$opt{rounds}, $opt{seconds});
-	$text .= report_workload($_) foreach @workloads;
-	$text .= report_hook($results{tls}{c}{profile},
-		'one backend of (c), new TLS connection');
+	if (!defined $opt{only} || $opt{only} ne 'views')
+	{
+		$text .= report_workload($_) foreach @workloads;
+		$text .= report_hook($results{tls}{c}{profile},
+			'one backend of (c), new TLS connection')
+		  if $results{tls}{c}{profile};
+	}
 	$text .= report_views();
 
 	if ($opt{results})
