@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/hashfn.h"
@@ -118,6 +119,7 @@ static void put_string(AuditRecord *record, RecordString which,
 					   const char *value);
 static Size clip_utf8(const char *source, Size max_length);
 static void replace_invalid_utf8(char *s, Size length);
+static void prefault_history(uint64 first, uint64 next);
 static void write_slot(StoreSlot *slot, const AuditRecord *record);
 static bool read_slot(StoreSlot *slot, AuditRecord *record);
 static void make_aggregate_key(AggregateKey *key, const char *user_name,
@@ -339,6 +341,40 @@ read_slot(StoreSlot *slot, AuditRecord *record)
 	return used;
 }
 
+/*
+ * A backend's first scan of a large history would take a page fault for
+ * every slot (each is a few KiB); ask the kernel to map the pages of the
+ * slots holding events first..next-1 in one call instead.  Only an
+ * optimization: failure is ignored.
+ */
+static void
+prefault_history(uint64 first, uint64 next)
+{
+#ifdef MADV_POPULATE_READ
+	static uint64 done_first = 0;
+	static uint64 done_next = 0;
+	Size		page = sysconf(_SC_PAGESIZE);
+	uintptr_t	start = (uintptr_t) history_slot(first);
+	uintptr_t	end = (uintptr_t) history_slot(next - 1) + slot_stride;
+
+	/* the range mapped already: a later scan of it needs nothing */
+	if (next <= first || (first >= done_first && next <= done_next))
+		return;
+	done_first = first;
+	done_next = next;
+	if (next - first >= (uint64) history_size || end <= start)
+	{
+		/* the whole history: no later scan needs anything */
+		start = (uintptr_t) history_slots;
+		end = start + slot_stride * history_size;
+		done_first = 0;
+		done_next = PG_UINT64_MAX;
+	}
+	start -= start % page;
+	(void) madvise((void *) start, end - start, MADV_POPULATE_READ);
+#endif
+}
+
 /* The history, oldest event first. */
 void
 store_scan_history(RecordVisitor visitor, void *arg)
@@ -352,6 +388,7 @@ store_scan_history(RecordVisitor visitor, void *arg)
 	SpinLockRelease(&header->header_mutex);
 	if (next - first > (uint64) history_size)
 		first = next - history_size;
+	prefault_history(first, next);
 
 	for (uint64 id = first; id < next; id++)
 	{
