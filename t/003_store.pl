@@ -250,6 +250,16 @@ is( query(
 		    FROM pgtls_audit.status}),
 	't', 'status and history agree after the crash');
 
+# pgtls_audit.save = off: a clean shutdown writes nothing.
+$node->append_conf('postgresql.conf', 'pgtls_audit.save = off');
+$node->reload;
+$node->poll_query_until('postgres', q{SELECT current_setting('pgtls_audit.save') = 'off'});
+$node->stop;
+ok(!-f $dump, 'save = off: no dump file');
+$node->start;
+is(status()->{total}, 1, 'save = off: the store starts empty');
+$node->append_conf('postgresql.conf', 'pgtls_audit.save = on');
+
 # A smaller max_dn_length keeps long DNs truncated, flagged.
 $node->append_conf('postgresql.conf', 'pgtls_audit.max_dn_length = 128');
 $node->restart;
