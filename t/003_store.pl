@@ -273,6 +273,29 @@ ok(length($short_dn) <= 128 && length($short_dn) > 100
 	'max_dn_length: a prefix of the DN, at most 128 bytes');
 $node->stop;
 
+# A hot standby: the extension never writes, so it audits and answers there.
+my $primary = PgtlsAuditTest::tls_node(
+	'primary', $pki,
+	init => { allows_streaming => 1 },
+	hba  => PgtlsAuditTest::hba_lines('local replication all trust'));
+$primary->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+PgtlsAuditTest::create_roles($primary, 'alice');
+$primary->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby);
+is( $standby->safe_psql(
+		'postgres',
+		q{SELECT pg_is_in_recovery(), h.outcome, h.tls_version, c.cipher_bits > 0
+		    FROM pgtls_audit.history h JOIN pgtls_audit.connections c USING (pid)
+		   WHERE pid = pg_backend_pid()},
+		connstr => PgtlsAuditTest::tls_connstr($standby, $pki, %alice)),
+	't|accepted|TLSv1.3|t',
+	'hot standby: a TLS session audited and shown by the views');
+$standby->stop;
+$primary->stop;
+
 # Without shared_preload_libraries: CREATE EXTENSION works, the views say why
 # they cannot.
 my $bare = PostgreSQL::Test::Cluster->new('bare');

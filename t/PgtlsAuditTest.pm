@@ -187,7 +187,8 @@ sub iso_timestamp
 
 A new, started node: TLS on with the test PKI, listening on 127.0.0.1 and
 ::1, pgtls_audit preloaded (from $ENV{PGTLS_AUDIT_LIBRARY}, a path to a
-pgtls_audit.so, when set).  $opts{conf} is appended to postgresql.conf,
+pgtls_audit.so, when set).  $opts{init} is passed to init (e.g.
+allows_streaming => 1), $opts{conf} is appended to postgresql.conf,
 $opts{hba} replaces pg_hba.conf (default: hba_lines() below).
 
 =cut
@@ -197,7 +198,7 @@ sub tls_node
 	my ($name, $pki, %opts) = @_;
 	my $library = $ENV{PGTLS_AUDIT_LIBRARY} // 'pgtls_audit';
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%{ $opts{init} // {} });
 	$node->append_conf(
 		'postgresql.conf', qq{
 listen_addresses = '127.0.0.1,::1'
