@@ -14,7 +14,6 @@
 use strict;
 use warnings;
 
-use IO::Socket::INET;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -36,24 +35,6 @@ $node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
 my $port = $node->port;
 my $postmaster = (split /\n/,
 	PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.pid'))[0];
-
-# A startup packet with a user name and no final terminator: FATAL
-# "invalid startup packet layout" once the user name has been read.
-sub refused_attempt
-{
-	my ($user, $delay) = @_;
-	my $socket = IO::Socket::INET->new(
-		PeerAddr => '127.0.0.1',
-		PeerPort => $port,
-		Proto => 'tcp') or return;
-	usleep($delay) if $delay;
-	my $body = pack('N', 196608) . "user\0$user\0";
-	syswrite($socket, pack('N', 4 + length($body)) . $body);
-	my $reply;
-	1 while sysread($socket, $reply, 8192);
-	close $socket;
-	return;
-}
 
 # Backends of the postmaster that have not read their startup packet yet
 # still carry the postmaster's command line.
@@ -95,7 +76,8 @@ foreach my $n (1 .. $fast_clients)
 	push @workers, worker(
 		sub {
 			my $i = 0;
-			refused_attempt(sprintf('flood_%d_%d_%d', $$, $n, $i++))
+			PgtlsAuditTest::refused_startup_packet($port,
+				sprintf('flood_%d_%d_%d', $$, $n, $i++))
 			  while time() < $deadline;
 		});
 }
@@ -105,7 +87,8 @@ foreach my $n (1 .. $slow_clients)
 	push @workers, worker(
 		sub {
 			my $i = 0;
-			refused_attempt(sprintf('slow_%d_%d_%d', $$, $n, $i++),
+			PgtlsAuditTest::refused_startup_packet($port,
+				sprintf('slow_%d_%d_%d', $$, $n, $i++),
 				990_000 + int(rand(20_000)))
 			  while time() < $deadline;
 		});
