@@ -143,5 +143,37 @@ unlike(
 	qr/terminated by signal|PANIC/,
 	'no backend crashed on a loaded record');
 
+# A typical TLS attempt with a client certificate packs into less than the
+# 1 kB of ring each event has: a full history holds history_size of them.
+PgtlsAuditTest::create_roles($node);
+my $cert = PgtlsAuditTest::make_client_cert($pki, 'certuser',
+	'/C=US/O=pgtls_audit test/OU=Density/CN=certuser');
+my $tls = PgtlsAuditTest::tls_connstr($node, $pki, user => 'certuser',
+	cert => $cert);
+$node->safe_psql('postgres', 'SELECT 1', connstr => $tls) foreach 1 .. 25;
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT s.events_retained, count(*), count(*) FILTER (WHERE h.cert_subject IS NOT NULL)
+		    FROM pgtls_audit.status s, pgtls_audit.history h
+		   WHERE h.pid <> pg_backend_pid() GROUP BY 1}),
+	'20|19|19',
+	'a full history of TLS attempts with certificates holds history_size events');
+
 $node->stop;
+
+# The shared memory in use is stated at start; settings that would need
+# more than the limit stop the start with a message naming the parts.
+ok( $node->log_contains(
+		qr/pgtls_audit uses \d+ kB of shared memory\n.*DETAIL:  The history of 20 events takes \d+ kB/),
+	'the size of the store is logged at start');
+$node->append_conf('postgresql.conf',
+	"pgtls_audit.history_size = 1000000\npgtls_audit.max_dn_length = 16384\n"
+	  . "pgtls_audit.max_aggregates = 100000\nmax_connections = 1000\n");
+$offset = -s $node->logfile;
+ok(!$node->start(fail_ok => 1), 'a store over the limit stops the start');
+ok( $node->log_contains(
+		qr/FATAL:  pgtls_audit would need 1\d\d\d MB of shared memory, more than its limit of 1024 MB\n.*DETAIL:  The history takes \d+ MB, the sessions of \d+ backends \d+ MB and the aggregates \d+ MB\.\n.*HINT:  Lower pgtls_audit\.history_size/,
+		$offset),
+	'with a message that names the parts');
+
 done_testing();
