@@ -16,7 +16,9 @@ OBJS = \
 
 EXTENSION = pgtls_audit
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
-DATA = pgtls_audit--$(EXTVERSION).sql
+# The first version's script and an upgrade script per later version:
+# CREATE EXTENSION runs them in turn, ALTER EXTENSION UPDATE the later ones.
+DATA = $(wildcard pgtls_audit--*.sql)
 PGFILEDESC = "pgtls_audit - audit and govern the TLS of every connection attempt"
 
 SHLIB_LINK += -lssl -lcrypto
