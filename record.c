@@ -151,14 +151,6 @@ put_string(AuditRecord *record, RecordString which, const char *value,
 	record->strings_used += length + 1;
 }
 
-const char *
-record_string(const AuditRecord *record, RecordString which)
-{
-	if (!record->string_present[which])
-		return NULL;
-	return record->strings + record->string_offset[which];
-}
-
 Size
 record_size(const AuditRecord *record)
 {
