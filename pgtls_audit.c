@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "storage/ipc.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -150,6 +151,8 @@ pgtls_audit_client_authentication(Port *port, int status)
 	oldcontext = MemoryContextSwitchTo(context);
 
 	capture_attempt(port, status, &attempt);
+	/* a transaction is open: visibility follows the role, not its name */
+	attempt.role_oid = get_role_oid(port->user_name, true);
 	attempt.stage = STAGE_AUTHENTICATION;
 	attempt.judged = (pgtls_audit_mode != MODE_OFF);
 	if (attempt.judged)

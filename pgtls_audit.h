@@ -73,6 +73,7 @@ typedef struct AuditAttempt
 	TimestampTz time;
 	int			pid;
 	const char *user_name;
+	Oid			role_oid;		/* the role named user_name, if one exists */
 	const char *database_name;
 	const char *application_name;
 	bool		replication;
@@ -182,6 +183,7 @@ typedef struct AuditRecord
 	bool		string_truncated[RS_COUNT];
 	uint16		string_offset[RS_COUNT];	/* into strings[] */
 	uint16		strings_used;
+	Oid			role_oid;		/* InvalidOid: no such role, or unknown */
 	char		strings[FLEXIBLE_ARRAY_MEMBER];
 } AuditRecord;
 

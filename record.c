@@ -87,6 +87,7 @@ build_record(AuditRecord *r, const AuditAttempt *a, int max_dn_length)
 	r->cert_not_before = a->cert_not_before;
 	r->cert_not_after = a->cert_not_after;
 	r->pid = a->pid;
+	r->role_oid = a->role_oid;
 	r->violations = a->violations;
 	r->client_port = a->client_port;
 	r->auth_method_code = a->auth_method_code;
