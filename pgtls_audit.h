@@ -46,7 +46,8 @@ typedef enum AuditOutcome
 typedef enum AuditStage
 {
 	STAGE_AUTHENTICATION,		/* seen by ClientAuthentication_hook */
-	STAGE_HANDSHAKE				/* refused before authentication */
+	STAGE_HANDSHAKE,			/* refused before authentication */
+	STAGE_AUTHORIZATION			/* refused by PostgreSQL after it */
 } AuditStage;
 
 /*

@@ -180,7 +180,7 @@ record_is_valid(const AuditRecord *r, Size size)
 		r->auth_method_code < -1 || r->auth_method_code > USER_AUTH_LAST ||
 		r->transport > TRANSPORT_IPV6 ||
 		r->outcome > OUTCOME_REFUSED ||
-		r->stage > STAGE_HANDSHAKE ||
+		r->stage > STAGE_AUTHORIZATION ||
 		r->cipher_bits < 0 || r->cert_key_bits < 0 || r->hba_line < 0 ||
 		r->client_port < -1 || r->client_port > 65535)
 		return false;

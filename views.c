@@ -229,7 +229,7 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT(cached_violations(state, r->violations));
 	else
 		PUT_NULL();
-	if (pgtls_audit_mode != MODE_OFF && r->stage == STAGE_AUTHENTICATION)
+	if (pgtls_audit_mode != MODE_OFF && r->stage != STAGE_HANDSHAKE)
 		PUT(cached_violations(state, current_violations(state, r)));
 	else
 		PUT_NULL();
