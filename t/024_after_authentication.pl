@@ -111,6 +111,25 @@ refused_after_authentication(
 	user => 'frank', password => 'frank-secret');
 $_->quit foreach @sessions;
 
+# A refusal the server does not report (log_min_messages = panic) is still
+# recorded as refused, without a reason, when the start-up transaction
+# aborts.
+$node->append_conf('postgresql.conf', "log_min_messages = panic\n");
+$node->reload;
+$node->safe_psql('postgres', 'SELECT pgtls_audit.reset()');
+my ($ret) = $node->psql('postgres', 'SELECT 1',
+	connstr => PgtlsAuditTest::tls_connstr($node, $pki, user => 'frank',
+		password => 'frank-secret') =~ s/dbname=postgres/dbname=nosuchdb/r);
+isnt($ret, 0, 'log_min_messages = panic: the connection fails');
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT string_agg(outcome || ':' || stage || ':' || coalesce(reason, '-'), ' ')
+		    FROM pgtls_audit.history WHERE user_name = 'frank'}),
+	'refused:authorization:-',
+	'log_min_messages = panic: recorded as refused, without a reason');
+$node->append_conf('postgresql.conf', "log_min_messages = warning\n");
+$node->reload;
+
 # And an accepted attempt is still accepted, once.
 $node->safe_psql('postgres', 'SELECT pgtls_audit.reset()');
 $node->safe_psql('postgres', 'SELECT 1',
