@@ -121,6 +121,7 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 
 				attempt->transport = port->raddr.addr.ss_family == AF_INET ?
 					TRANSPORT_IPV4 : TRANSPORT_IPV6;
+				attempt->client_sockaddr = &port->raddr;
 				if (pg_getnameinfo_all(&port->raddr.addr, port->raddr.salen,
 									   host, sizeof(host),
 									   service, sizeof(service),

@@ -67,6 +67,8 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 	put_string(&w, "auth_method", a->auth_method);
 	if (a->hba_line > 0)
 		put_int(&w, "hba_line", a->hba_line);
+	if (a->rule_line > 0)
+		put_int(&w, "rule_line", a->rule_line);
 
 	put_bool(&w, "ssl", a->ssl);
 	if (a->ssl)

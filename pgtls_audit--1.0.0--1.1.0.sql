@@ -2,3 +2,125 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION pgtls_audit UPDATE TO '1.1.0'" to load this file. \quit
+
+-- The rule of pgtls_audit.rules_file that judged the attempt, and the one
+-- that would judge it now (NULL: the GUCs).
+ALTER TYPE attempt ADD ATTRIBUTE rule_line integer;
+ALTER TYPE attempt ADD ATTRIBUTE current_rule_line integer;
+
+CREATE OR REPLACE FUNCTION history_records()
+RETURNS SETOF attempt
+AS 'MODULE_PATHNAME', 'pgtls_audit_history_1_1'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE OR REPLACE FUNCTION session_records()
+RETURNS SETOF attempt
+AS 'MODULE_PATHNAME', 'pgtls_audit_sessions_1_1'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE OR REPLACE VIEW history AS
+	SELECT * FROM history_records();
+
+CREATE OR REPLACE VIEW connections AS
+	SELECT a.pid,
+		   a.usename AS user_name,
+		   a.datname AS database_name,
+		   a.application_name,
+		   a.backend_type,
+		   a.backend_start,
+		   a.state,
+		   s.transport,
+		   a.client_addr,
+		   a.client_port,
+		   s.auth_method,
+		   s.hba_line,
+		   l.ssl,
+		   s.tls_version,
+		   s.cipher,
+		   s.cipher_bits,
+		   s.key_exchange_group,
+		   s.forward_secrecy,
+		   s.sni,
+		   s.client_cert,
+		   s.cert_verified,
+		   s.cert_subject,
+		   s.cert_subject_truncated,
+		   s.cert_issuer,
+		   s.cert_issuer_truncated,
+		   s.cert_serial,
+		   s.cert_fingerprint,
+		   s.cert_not_before,
+		   s.cert_not_after,
+		   floor(extract(epoch FROM s.cert_not_after - now()) / 86400)::integer
+			   AS cert_days_left,
+		   s.cert_key_algorithm,
+		   s.cert_key_bits,
+		   s.cert_signature_algorithm,
+		   g.gss_authenticated,
+		   g.encrypted AS gss_encrypted,
+		   g.principal AS gss_principal,
+		   s.violations AS violations_at_connect,
+		   s.current_violations,
+		   s.event_id,
+		   s.rule_line,
+		   s.current_rule_line
+	  FROM session_records() s
+	  JOIN pg_stat_activity a ON a.pid = s.pid
+	  JOIN pg_stat_ssl l ON l.pid = s.pid
+	  JOIN pg_stat_gssapi g ON g.pid = s.pid
+	 WHERE a.backend_type IN ('client backend', 'walsender');
+
+-- Judged by the rules and GUCs in force now: rule_line is the rule that
+-- judges the session now, rule_line_at_connect the one that admitted it.
+CREATE OR REPLACE VIEW policy_violations AS
+	SELECT pid, user_name, database_name, application_name, transport,
+		   client_addr, auth_method, tls_version, cipher, cipher_bits,
+		   forward_secrecy, client_cert, cert_subject,
+		   current_violations AS violations, violations_at_connect,
+		   current_rule_line AS rule_line, rule_line AS rule_line_at_connect
+	  FROM connections
+	 WHERE cardinality(current_violations) > 0;
+
+-- The rules file as it is on disk now, like pg_hba_file_rules.
+CREATE FUNCTION rules_records(
+	OUT line_number integer,
+	OUT database text[],
+	OUT user_name text[],
+	OUT address text,
+	OUT netmask text,
+	OUT settings text[],
+	OUT error text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgtls_audit_rules'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+REVOKE ALL ON FUNCTION rules_records() FROM PUBLIC;
+
+CREATE VIEW rules AS
+	SELECT * FROM rules_records();
+
+REVOKE ALL ON rules FROM PUBLIC;
+
+-- Which rule and which effective settings would judge user_name on
+-- database_name from client_addr (NULL: the Unix-domain socket).
+CREATE FUNCTION rule_for(
+	user_name text,
+	database_name text,
+	client_addr inet DEFAULT NULL,
+	replication boolean DEFAULT false,
+	OUT rule_line integer,
+	OUT mode text,
+	OUT require_ssl text,
+	OUT min_protocol_version text,
+	OUT min_cipher_bits text,
+	OUT ciphers text,
+	OUT require_forward_secrecy text,
+	OUT require_client_cert text,
+	OUT forbidden_auth_methods text,
+	OUT cert_issuer text,
+	OUT cert_subject text
+)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pgtls_audit_rule_for'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL RESTRICTED;

@@ -5,8 +5,9 @@
  *
  * Loaded through shared_preload_libraries, pgtls_audit hooks
  * ClientAuthentication_hook.  For every attempt that reaches authentication
- * it captures what the connection is (capture.c), judges it against the
- * policy GUCs (policy.c), writes one escaped line to the server log
+ * it captures what the connection is (capture.c), finds the settings that
+ * judge it (the first matching rule of the rules file over the policy GUCs,
+ * rules.c), judges it (policy.c), writes one escaped line to the server log
  * (logline.c), remembers it in shared memory (store.c) and, in enforce
  * mode, refuses an authenticated connection that violates the policy.
  * views.c serves the store to SQL.
@@ -29,6 +30,8 @@
 #include "utils/memutils.h"
 
 #include "pgtls_audit.h"
+#include "policy.h"
+#include "rules.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -94,7 +97,7 @@ static void settle_accepted_attempt(XactEvent event, void *arg);
 static void refuse_accepted_attempt(const char *reason);
 static void release_accepted_attempt(void);
 static void record_attempt_at_exit(const AuditAttempt *attempt);
-static AuditOutcome decide_outcome(int status, uint32 violations);
+static AuditOutcome decide_outcome(int status, uint32 violations, int mode);
 static char *format_line(const AuditAttempt *attempt);
 static void log_line(const char *line);
 
@@ -134,6 +137,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	define_policy_gucs();
+	define_rules_guc();
 	store_init();
 	capture_init();
 
@@ -155,6 +159,7 @@ pgtls_audit_client_authentication(Port *port, int status)
 	MemoryContext context;
 	MemoryContext oldcontext;
 	AuditAttempt *attempt;
+	PolicySettings settings;
 
 	if (prev_client_authentication_hook)
 		prev_client_authentication_hook(port, status);
@@ -171,10 +176,12 @@ pgtls_audit_client_authentication(Port *port, int status)
 	/* a transaction is open: visibility follows the role, not its name */
 	attempt->role_oid = get_role_oid(port->user_name, true);
 	attempt->stage = STAGE_AUTHENTICATION;
-	attempt->judged = (pgtls_audit_mode != MODE_OFF);
+	attempt->rule_line = rules_settings_for_attempt(attempt, true, &settings);
+	attempt->judged = (settings.mode != MODE_OFF);
 	if (attempt->judged)
-		attempt->violations = judge_attempt(attempt);
-	attempt->outcome = decide_outcome(status, attempt->violations);
+		attempt->violations = judge_policy(&settings, attempt);
+	attempt->outcome = decide_outcome(status, attempt->violations,
+									  settings.mode);
 	MemoryContextSwitchTo(oldcontext);
 
 	if (attempt->outcome == OUTCOME_ACCEPTED)
@@ -188,7 +195,7 @@ pgtls_audit_client_authentication(Port *port, int status)
 	store_attempt(attempt);
 
 	if (attempt->outcome == OUTCOME_REJECTED)
-		reject_attempt(attempt);
+		reject_attempt(attempt, &settings);
 
 	MemoryContextDelete(context);
 }
@@ -301,6 +308,7 @@ static void
 record_refusal(const ErrorData *edata)
 {
 	AuditAttempt attempt;
+	PolicySettings settings;
 	Port	   *port = MyProcPort;
 
 	attempt_recorded = true;
@@ -310,10 +318,15 @@ record_refusal(const ErrorData *edata)
 		STAGE_AUTHENTICATION : STAGE_HANDSHAKE;
 	attempt.outcome = OUTCOME_REFUSED;
 	attempt.reason = edata->message;
-	attempt.judged = (pgtls_audit_mode != MODE_OFF &&
-					  attempt.stage == STAGE_AUTHENTICATION);
-	if (attempt.judged)
-		attempt.violations = judge_attempt(&attempt);
+	if (attempt.stage == STAGE_AUTHENTICATION)
+	{
+		/* no catalog lookup inside error reporting: +role rules are skipped */
+		attempt.rule_line = rules_settings_for_attempt(&attempt, false,
+													   &settings);
+		attempt.judged = (settings.mode != MODE_OFF);
+		if (attempt.judged)
+			attempt.violations = judge_policy(&settings, &attempt);
+	}
 
 	record_attempt_at_exit(&attempt);
 }
@@ -343,13 +356,13 @@ log_pending_line(int code, Datum arg)
 }
 
 static AuditOutcome
-decide_outcome(int status, uint32 violations)
+decide_outcome(int status, uint32 violations, int mode)
 {
 	if (status == STATUS_EOF)
 		return OUTCOME_ABANDONED;
 	if (status != STATUS_OK)
 		return OUTCOME_AUTH_FAILED;
-	if (violations != 0 && pgtls_audit_mode == MODE_ENFORCE)
+	if (violations != 0 && mode == MODE_ENFORCE)
 		return OUTCOME_REJECTED;
 	return OUTCOME_ACCEPTED;
 }

@@ -7,6 +7,7 @@
  *
  *	capture.c	what the connection is (Port, TLS session, client certificate)
  *	policy.c	what is allowed (policy GUCs, verdict)
+ *	rules.c		which policy applies to whom (the rules file)
  *	logline.c	how an attempt is written to the server log
  *	store.c		what is remembered, in shared memory: the history (history.c),
  *				the live sessions (sessions.c) and the aggregates
@@ -51,8 +52,9 @@ typedef enum AuditStage
 } AuditStage;
 
 /*
- * Policy violations, as bits.  The order is the order of severity in which
- * a rejection names the first one; AuditViolationNames follows it.
+ * Policy violations, as bits.  AuditViolationNames follows their order;
+ * a bit never changes meaning, since stored records carry them: a new
+ * violation takes the next bit.
  */
 #define VIOLATION_NO_ENCRYPTION		(1 << 0)
 #define VIOLATION_PROTOCOL			(1 << 1)
@@ -61,7 +63,8 @@ typedef enum AuditStage
 #define VIOLATION_FORWARD_SECRECY	(1 << 4)
 #define VIOLATION_NO_CLIENT_CERT	(1 << 5)
 #define VIOLATION_AUTH_METHOD		(1 << 6)
-#define VIOLATION_COUNT				7
+#define VIOLATION_CERT_IDENTITY		(1 << 7)
+#define VIOLATION_COUNT				8
 
 extern const char *const AuditViolationNames[VIOLATION_COUNT];
 
@@ -86,6 +89,7 @@ typedef struct AuditAttempt
 	const char *auth_method;	/* pg_hba method name */
 	int			auth_method_code;	/* UserAuth, or -1 if unknown */
 	int			hba_line;		/* 0 if unknown */
+	const SockAddr *client_sockaddr;	/* NULL unless TCP, and known */
 	int			auth_status;	/* STATUS_OK, STATUS_ERROR or STATUS_EOF */
 
 	bool		gss_authenticated;
@@ -119,7 +123,8 @@ typedef struct AuditAttempt
 	/* verdict */
 	AuditStage	stage;
 	const char *reason;			/* the server's message, if it refused */
-	bool		judged;			/* false when pgtls_audit.mode = off */
+	bool		judged;			/* false when the mode in force is off */
+	int			rule_line;		/* the rule that judged; 0: the GUCs */
 	uint32		violations;		/* VIOLATION_* bits */
 	AuditOutcome outcome;
 } AuditAttempt;
@@ -165,6 +170,7 @@ typedef struct AuditRecord
 	int32		client_port;
 	int32		auth_method_code;
 	int32		hba_line;
+	int32		rule_line;
 	int32		tls_version_number;
 	uint32		cipher_id;
 	int32		cipher_bits;
@@ -197,7 +203,7 @@ extern const char *stage_name(AuditStage stage);
 struct x509_st;
 extern void capture_certificate(struct x509_st *cert, AuditAttempt *attempt);
 
-/* policy.c */
+/* policy.c (the rest in policy.h) */
 extern int	pgtls_audit_mode;
 
 #define MODE_OFF		0
@@ -205,8 +211,6 @@ extern int	pgtls_audit_mode;
 #define MODE_ENFORCE	2
 
 extern void define_policy_gucs(void);
-extern uint32 judge_attempt(const AuditAttempt *attempt);
-extern void reject_attempt(const AuditAttempt *attempt) pg_attribute_noreturn();
 
 /* logline.c */
 extern int	pgtls_audit_log_format;

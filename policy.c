@@ -10,6 +10,12 @@
  * hooks when the configuration is loaded, in the postmaster, and inherited
  * by every backend; judging a connection is then a few comparisons.
  *
+ * A rule of the rules file (rules.c) may override any of these settings for
+ * the attempts it matches, and add two of its own, cert_issuer and
+ * cert_subject: policy_parse_setting reads a rule's "name=value" with the
+ * same syntax and validation as the GUC, and judge_policy judges an
+ * attempt against one complete PolicySettings, whichever source it has.
+ *
  * Only TCP connections are judged: a Unix-domain socket never leaves the
  * host.  The defaults are what a security review would ask of a new
  * deployment (see README.md, "Policy"), and mode = audit by default so that
@@ -23,11 +29,16 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "catalog/pg_collation.h"
 #include "libpq/hba.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "pgtls_audit.h"
+#include "policy.h"
 
 const char *const AuditViolationNames[VIOLATION_COUNT] = {
 	"no_encryption",
@@ -37,17 +48,24 @@ const char *const AuditViolationNames[VIOLATION_COUNT] = {
 	"forward_secrecy",
 	"no_client_cert",
 	"auth_method",
+	"cert_identity",
+};
+
+const char *const PolicySettingNames[SETTING_COUNT] = {
+	"mode",
+	"require_ssl",
+	"min_protocol_version",
+	"min_cipher_bits",
+	"ciphers",
+	"require_forward_secrecy",
+	"require_client_cert",
+	"forbidden_auth_methods",
+	"cert_issuer",
+	"cert_subject",
 };
 
 /* STACK_OF(SSL_CIPHER), spelled so that pg_bsd_indent reads a typedef */
 typedef struct stack_st_SSL_CIPHER CipherStack;
-
-/* The ciphers allowed by pgtls_audit.ciphers, as sorted OpenSSL ids. */
-typedef struct CipherAllowList
-{
-	int			count;
-	uint32		ids[FLEXIBLE_ARRAY_MEMBER];
-} CipherAllowList;
 
 /*---- GUC variables ----*/
 
@@ -98,6 +116,13 @@ static void assign_ciphers(const char *newval, void *extra);
 static bool check_forbidden_auth_methods(char **newval, void **extra,
 										 GucSource source);
 static void assign_forbidden_auth_methods(const char *newval, void *extra);
+static CipherAllowList *cipher_allow_list(const char *ciphers, char **error);
+static bool auth_method_mask(const char *methods, uint32 *mask, char **error);
+static bool enum_value(const struct config_enum_entry *options,
+					   const char *value, int *result);
+static bool dn_pattern(const char *value, DnPattern *pattern, char **error);
+static void free_regex(void *arg);
+static bool dn_matches(const DnPattern *pattern, const char *dn);
 static int	compare_cipher_ids(const void *a, const void *b);
 static const char *protocol_name(int version);
 static char *violation_list(uint32 violations);
@@ -183,14 +208,188 @@ define_policy_gucs(void)
 							   NULL);
 }
 
+/* The settings the GUCs state now, for the attempts no rule matches. */
+void
+policy_guc_settings(PolicySettings *s)
+{
+	memset(s, 0, sizeof(PolicySettings));
+	s->mode = pgtls_audit_mode;
+	s->require_ssl = policy_require_ssl;
+	s->min_protocol_version = policy_min_protocol_version;
+	s->min_cipher_bits = policy_min_cipher_bits;
+	s->ciphers = policy_ciphers;
+	s->allowed_ciphers = allowed_ciphers;
+	s->require_forward_secrecy = policy_require_forward_secrecy;
+	s->require_client_cert = policy_require_client_cert;
+	s->forbidden_auth_methods = policy_forbidden_auth_methods;
+	s->forbidden_auth_mask = forbidden_auth_mask;
+}
+
 /*
- * The policy violations of one attempt, as VIOLATION_* bits.  views.c
- * judges runs of records with equal JudgedFacts once: whatever this reads
- * of an attempt must be in that struct.  Unix-socket
- * connections are local and never judged.
+ * Read one "name=value" setting of a rule into *s and mark it in *set_mask,
+ * with the syntax and validation of the GUC of that name.  Memory comes
+ * from CurrentMemoryContext; a regular expression is freed with it.  On a
+ * bad name or value, returns false with a message in *error.
+ */
+bool
+policy_parse_setting(const char *name, const char *value, PolicySettings *s,
+					 uint32 *set_mask, char **error)
+{
+	int			setting;
+	bool		ok = true;
+
+	for (setting = 0; setting < SETTING_COUNT; setting++)
+	{
+		if (strcmp(name, PolicySettingNames[setting]) == 0)
+			break;
+	}
+	if (setting == SETTING_COUNT)
+	{
+		*error = psprintf("unrecognized setting \"%s\"", name);
+		return false;
+	}
+	if (*set_mask & (1 << setting))
+	{
+		*error = psprintf("setting \"%s\" is given more than once", name);
+		return false;
+	}
+
+	switch ((PolicySetting) setting)
+	{
+		case SETTING_MODE:
+			ok = enum_value(mode_options, value, &s->mode);
+			break;
+		case SETTING_REQUIRE_SSL:
+			ok = parse_bool(value, &s->require_ssl);
+			break;
+		case SETTING_MIN_PROTOCOL_VERSION:
+			ok = enum_value(protocol_options, value, &s->min_protocol_version);
+			break;
+		case SETTING_MIN_CIPHER_BITS:
+			ok = parse_int(value, &s->min_cipher_bits, 0, NULL) &&
+				s->min_cipher_bits >= 0 && s->min_cipher_bits <= 1024;
+			break;
+		case SETTING_CIPHERS:
+			s->ciphers = pstrdup(value);
+			s->allowed_ciphers = NULL;
+			if (value[0] != '\0')
+			{
+				s->allowed_ciphers = cipher_allow_list(value, error);
+				if (s->allowed_ciphers == NULL)
+					return false;
+			}
+			break;
+		case SETTING_REQUIRE_FORWARD_SECRECY:
+			ok = parse_bool(value, &s->require_forward_secrecy);
+			break;
+		case SETTING_REQUIRE_CLIENT_CERT:
+			ok = parse_bool(value, &s->require_client_cert);
+			break;
+		case SETTING_FORBIDDEN_AUTH_METHODS:
+			if (!auth_method_mask(value, &s->forbidden_auth_mask, error))
+				return false;
+			s->forbidden_auth_methods = pstrdup(value);
+			break;
+		case SETTING_CERT_ISSUER:
+			if (!dn_pattern(value, &s->cert_issuer, error))
+				return false;
+			break;
+		case SETTING_CERT_SUBJECT:
+			if (!dn_pattern(value, &s->cert_subject, error))
+				return false;
+			break;
+		case SETTING_COUNT:
+			break;
+	}
+	if (!ok)
+	{
+		*error = psprintf("invalid value for setting \"%s\": \"%s\"",
+						  name, value);
+		return false;
+	}
+	*set_mask |= 1 << setting;
+	return true;
+}
+
+/* Replace the settings of *s that set_mask names by those of *overrides. */
+void
+policy_overlay(PolicySettings *s, const PolicySettings *o, uint32 set_mask)
+{
+	if (set_mask & (1 << SETTING_MODE))
+		s->mode = o->mode;
+	if (set_mask & (1 << SETTING_REQUIRE_SSL))
+		s->require_ssl = o->require_ssl;
+	if (set_mask & (1 << SETTING_MIN_PROTOCOL_VERSION))
+		s->min_protocol_version = o->min_protocol_version;
+	if (set_mask & (1 << SETTING_MIN_CIPHER_BITS))
+		s->min_cipher_bits = o->min_cipher_bits;
+	if (set_mask & (1 << SETTING_CIPHERS))
+	{
+		s->ciphers = o->ciphers;
+		s->allowed_ciphers = o->allowed_ciphers;
+	}
+	if (set_mask & (1 << SETTING_REQUIRE_FORWARD_SECRECY))
+		s->require_forward_secrecy = o->require_forward_secrecy;
+	if (set_mask & (1 << SETTING_REQUIRE_CLIENT_CERT))
+		s->require_client_cert = o->require_client_cert;
+	if (set_mask & (1 << SETTING_FORBIDDEN_AUTH_METHODS))
+	{
+		s->forbidden_auth_methods = o->forbidden_auth_methods;
+		s->forbidden_auth_mask = o->forbidden_auth_mask;
+	}
+	if (set_mask & (1 << SETTING_CERT_ISSUER))
+		s->cert_issuer = o->cert_issuer;
+	if (set_mask & (1 << SETTING_CERT_SUBJECT))
+		s->cert_subject = o->cert_subject;
+}
+
+/* One setting as text, as pg_settings would show it; NULL if not set. */
+const char *
+policy_setting_text(const PolicySettings *s, PolicySetting setting)
+{
+	switch (setting)
+	{
+		case SETTING_MODE:
+			for (const struct config_enum_entry *e = mode_options; e->name; e++)
+			{
+				if (e->val == s->mode)
+					return pstrdup(e->name);
+			}
+			return NULL;
+		case SETTING_REQUIRE_SSL:
+			return pstrdup(s->require_ssl ? "on" : "off");
+		case SETTING_MIN_PROTOCOL_VERSION:
+			return pstrdup(protocol_name(s->min_protocol_version));
+		case SETTING_MIN_CIPHER_BITS:
+			return psprintf("%d", s->min_cipher_bits);
+		case SETTING_CIPHERS:
+			return s->ciphers ? pstrdup(s->ciphers) : NULL;
+		case SETTING_REQUIRE_FORWARD_SECRECY:
+			return pstrdup(s->require_forward_secrecy ? "on" : "off");
+		case SETTING_REQUIRE_CLIENT_CERT:
+			return pstrdup(s->require_client_cert ? "on" : "off");
+		case SETTING_FORBIDDEN_AUTH_METHODS:
+			return s->forbidden_auth_methods ?
+				pstrdup(s->forbidden_auth_methods) : NULL;
+		case SETTING_CERT_ISSUER:
+			return s->cert_issuer.text ? pstrdup(s->cert_issuer.text) : NULL;
+		case SETTING_CERT_SUBJECT:
+			return s->cert_subject.text ? pstrdup(s->cert_subject.text) : NULL;
+		case SETTING_COUNT:
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * The policy violations of one attempt under the settings *s, as
+ * VIOLATION_* bits.  views.c judges runs of records with equal JudgedFacts
+ * once: whatever this reads of an attempt must be in that struct, except
+ * the certificate's names, which only settings with cert_issuer or
+ * cert_subject read.  Unix-socket connections are local and never judged.
  */
 uint32
-judge_attempt(const AuditAttempt *a)
+judge_policy(const PolicySettings *s, const AuditAttempt *a)
 {
 	uint32		violations = 0;
 
@@ -199,7 +398,7 @@ judge_attempt(const AuditAttempt *a)
 
 	if (!a->ssl)
 	{
-		if (policy_require_ssl && !a->gss_encrypted)
+		if (s->require_ssl && !a->gss_encrypted)
 			violations |= VIOLATION_NO_ENCRYPTION;
 
 		/*
@@ -207,42 +406,49 @@ judge_attempt(const AuditAttempt *a)
 		 * would let an sslmode=prefer client without a certificate in on its
 		 * plaintext retry whenever require_ssl is off.
 		 */
-		if (policy_require_client_cert)
+		if (s->require_client_cert)
 			violations |= VIOLATION_NO_CLIENT_CERT;
 	}
 	else
 	{
-		if (a->tls_version_number < policy_min_protocol_version)
+		if (a->tls_version_number < s->min_protocol_version)
 			violations |= VIOLATION_PROTOCOL;
-		if (allowed_ciphers != NULL &&
+		if (s->allowed_ciphers != NULL &&
 			a->tls_version_number < TLS1_3_VERSION &&
-			bsearch(&a->cipher_id, allowed_ciphers->ids,
-					allowed_ciphers->count, sizeof(uint32),
+			bsearch(&a->cipher_id, s->allowed_ciphers->ids,
+					s->allowed_ciphers->count, sizeof(uint32),
 					compare_cipher_ids) == NULL)
 			violations |= VIOLATION_CIPHER;
-		if (a->cipher_bits < policy_min_cipher_bits)
+		if (a->cipher_bits < s->min_cipher_bits)
 			violations |= VIOLATION_CIPHER_BITS;
-		if (policy_require_forward_secrecy && !a->forward_secrecy)
+		if (s->require_forward_secrecy && !a->forward_secrecy)
 			violations |= VIOLATION_FORWARD_SECRECY;
-		if (policy_require_client_cert && !a->cert_verified)
+		if (s->require_client_cert && !a->cert_verified)
 			violations |= VIOLATION_NO_CLIENT_CERT;
 	}
 
+	/* a required identity needs a verified certificate that carries it */
+	if ((s->cert_issuer.text != NULL || s->cert_subject.text != NULL) &&
+		(!a->ssl || !a->cert_verified ||
+		 !dn_matches(&s->cert_issuer, a->cert_issuer) ||
+		 !dn_matches(&s->cert_subject, a->cert_subject)))
+		violations |= VIOLATION_CERT_IDENTITY;
+
 	if (a->auth_method_code >= 0 &&
-		(forbidden_auth_mask & (1 << a->auth_method_code)) != 0)
+		(s->forbidden_auth_mask & (1 << a->auth_method_code)) != 0)
 		violations |= VIOLATION_AUTH_METHOD;
 
 	return violations;
 }
 
 /*
- * Refuse an authenticated connection that violates the policy, naming the
- * first violation in the primary message and all of them in the detail.
- * Only called after PostgreSQL's own authentication succeeded, so telling
- * the client why reveals nothing to a stranger.
+ * Refuse an authenticated connection that violates the settings *s,
+ * naming the first violation in the primary message and all of them in the
+ * detail.  Only called after PostgreSQL's own authentication succeeded, so
+ * telling the client why reveals nothing to a stranger.
  */
 void
-reject_attempt(const AuditAttempt *a)
+reject_attempt(const AuditAttempt *a, const PolicySettings *s)
 {
 	uint32		v = a->violations;
 	char	   *all = violation_list(v);
@@ -260,16 +466,16 @@ reject_attempt(const AuditAttempt *a)
 	if (v & VIOLATION_PROTOCOL)
 		REJECT(errmsg("connection rejected: TLS protocol version %s is below the allowed minimum %s",
 					  a->tls_version,
-					  protocol_name(policy_min_protocol_version)),
+					  protocol_name(s->min_protocol_version)),
 			   errhint("Use a client and TLS library that can negotiate %s or later.",
-					   protocol_name(policy_min_protocol_version)));
+					   protocol_name(s->min_protocol_version)));
 	if (v & VIOLATION_CIPHER)
 		REJECT(errmsg("connection rejected: TLS cipher %s is not allowed",
 					  a->cipher),
 			   errhint("Allow the client to negotiate TLSv1.3 or a cipher allowed by the server."));
 	if (v & VIOLATION_CIPHER_BITS)
 		REJECT(errmsg("connection rejected: TLS cipher %s has %d bits, below the allowed minimum of %d",
-					  a->cipher, a->cipher_bits, policy_min_cipher_bits),
+					  a->cipher, a->cipher_bits, s->min_cipher_bits),
 			   errhint("Allow the client to negotiate a stronger cipher."));
 	if (v & VIOLATION_FORWARD_SECRECY)
 		REJECT(errmsg("connection rejected: TLS cipher %s does not provide forward secrecy",
@@ -278,6 +484,9 @@ reject_attempt(const AuditAttempt *a)
 	if (v & VIOLATION_NO_CLIENT_CERT)
 		REJECT(errmsg("connection rejected: a verified client certificate is required"),
 			   errhint("Connect over TLS with a client certificate signed by a certificate authority the server trusts (sslcert, sslkey)."));
+	if (v & VIOLATION_CERT_IDENTITY)
+		REJECT(errmsg("connection rejected: the client certificate does not carry the identity required for this connection"),
+			   errhint("Connect with the client certificate the server administrator issued for this role and address."));
 	if (v & VIOLATION_AUTH_METHOD)
 		REJECT(errmsg("connection rejected: authentication method \"%s\" is not allowed",
 					  a->auth_method),
@@ -317,52 +526,133 @@ protocol_name(int version)
 	return "unknown";
 }
 
+/* An enum value as the GUC machinery reads it: case does not matter. */
+static bool
+enum_value(const struct config_enum_entry *options, const char *value,
+		   int *result)
+{
+	for (const struct config_enum_entry *e = options; e->name; e++)
+	{
+		if (pg_strcasecmp(value, e->name) == 0)
+		{
+			*result = e->val;
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
- * Let OpenSSL evaluate the cipher string, exactly as it would for
- * ssl_ciphers, and keep the ids of the ciphers it selects.  The security
- * level is 0 so that the allow-list is what the string says, not what the
- * system's OpenSSL configuration would also forbid.
+ * A DN setting: a regular expression after a leading "/", as in
+ * pg_ident.conf, else the exact RFC 2253 text pgtls_audit logs.  The
+ * expression is compiled here, once per configuration, with the C
+ * collation (no database is needed) on the DN's bytes, so that the
+ * postmaster and every backend read it alike.
  */
 static bool
-check_ciphers(char **newval, void **extra, GucSource source)
+dn_pattern(const char *value, DnPattern *pattern, char **error)
+{
+	pg_wchar   *wide;
+	int			length;
+	int			rc;
+	MemoryContextCallback *callback;
+
+	pattern->text = pstrdup(value);
+	pattern->regex = NULL;
+	if (value[0] == '\0')
+	{
+		*error = pstrdup("a distinguished name or a regular expression must not be empty");
+		return false;
+	}
+	if (value[0] != '/')
+		return true;
+
+	wide = palloc((strlen(value) + 1) * sizeof(pg_wchar));
+	length = pg_encoding_mb2wchar_with_len(PG_SQL_ASCII, value + 1, wide,
+										   strlen(value + 1));
+	pattern->regex = palloc(sizeof(regex_t));
+	rc = pg_regcomp(pattern->regex, wide, length, REG_ADVANCED, C_COLLATION_OID);
+	pfree(wide);
+	if (rc != REG_OKAY)
+	{
+		char		message[100];
+
+		pg_regerror(rc, pattern->regex, message, sizeof(message));
+		*error = psprintf("invalid regular expression \"%s\": %s",
+						  value + 1, message);
+		pattern->regex = NULL;
+		return false;
+	}
+	callback = palloc(sizeof(MemoryContextCallback));
+	callback->func = free_regex;
+	callback->arg = pattern->regex;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
+	return true;
+}
+
+static void
+free_regex(void *arg)
+{
+	pg_regfree((regex_t *) arg);
+}
+
+/* Whether dn satisfies the pattern; any dn does when none is required. */
+static bool
+dn_matches(const DnPattern *pattern, const char *dn)
+{
+	pg_wchar   *wide;
+	int			length;
+	int			rc;
+
+	if (pattern->text == NULL)
+		return true;
+	if (dn == NULL)
+		return false;
+	if (pattern->regex == NULL)
+		return strcmp(pattern->text, dn) == 0;
+
+	wide = palloc((strlen(dn) + 1) * sizeof(pg_wchar));
+	length = pg_encoding_mb2wchar_with_len(PG_SQL_ASCII, dn, wide, strlen(dn));
+	rc = pg_regexec(pattern->regex, wide, length, 0, NULL, 0, NULL, 0);
+	pfree(wide);
+	return rc == REG_OKAY;
+}
+
+/*
+ * Let OpenSSL evaluate the cipher string, exactly as it would for
+ * ssl_ciphers, and keep the ids of the ciphers it selects, palloc'd.  The
+ * security level is 0 so that the allow-list is what the string says, not
+ * what the system's OpenSSL configuration would also forbid.
+ */
+static CipherAllowList *
+cipher_allow_list(const char *cipher_string, char **error)
 {
 	SSL_CTX    *context;
 	CipherStack *ciphers;
 	CipherAllowList *list;
 	int			count;
 
-	if (**newval == '\0')
-	{
-		*extra = NULL;
-		return true;
-	}
-
 	context = SSL_CTX_new(TLS_method());
 	if (context == NULL)
 	{
 		ERR_clear_error();
-		GUC_check_errdetail("Could not create an OpenSSL context.");
-		return false;
+		*error = pstrdup("could not create an OpenSSL context");
+		return NULL;
 	}
 	SSL_CTX_set_security_level(context, 0);
-	if (SSL_CTX_set_cipher_list(context, *newval) != 1)
+	if (SSL_CTX_set_cipher_list(context, cipher_string) != 1)
 	{
 		/* leave no stale error behind for the TLS code of this process */
 		ERR_clear_error();
 		SSL_CTX_free(context);
-		GUC_check_errdetail("OpenSSL selects no cipher for the cipher string \"%s\".",
-							*newval);
-		return false;
+		*error = psprintf("OpenSSL selects no cipher for the cipher string \"%s\"",
+						  cipher_string);
+		return NULL;
 	}
 
 	ciphers = SSL_CTX_get_ciphers(context);
 	count = ciphers ? sk_SSL_CIPHER_num(ciphers) : 0;
-	list = malloc(offsetof(CipherAllowList, ids) + Max(count, 1) * sizeof(uint32));
-	if (list == NULL)
-	{
-		SSL_CTX_free(context);
-		return false;
-	}
+	list = palloc(offsetof(CipherAllowList, ids) + Max(count, 1) * sizeof(uint32));
 	list->count = 0;
 	for (int i = 0; i < count; i++)
 	{
@@ -377,13 +667,42 @@ check_ciphers(char **newval, void **extra, GucSource source)
 
 	if (list->count == 0)
 	{
-		free(list);
-		GUC_check_errdetail("OpenSSL selects no TLSv1.2 or older cipher for the cipher string \"%s\".",
-							*newval);
-		return false;
+		pfree(list);
+		*error = psprintf("OpenSSL selects no TLSv1.2 or older cipher for the cipher string \"%s\"",
+						  cipher_string);
+		return NULL;
 	}
 	qsort(list->ids, list->count, sizeof(uint32), compare_cipher_ids);
-	*extra = list;
+	return list;
+}
+
+static bool
+check_ciphers(char **newval, void **extra, GucSource source)
+{
+	CipherAllowList *list;
+	CipherAllowList *copy;
+	char	   *error;
+	Size		size;
+
+	if (**newval == '\0')
+	{
+		*extra = NULL;
+		return true;
+	}
+	list = cipher_allow_list(*newval, &error);
+	if (list == NULL)
+	{
+		GUC_check_errdetail("%c%s.", pg_toupper((unsigned char) error[0]),
+							error + 1);
+		return false;
+	}
+	size = offsetof(CipherAllowList, ids) + list->count * sizeof(uint32);
+	copy = malloc(size);
+	if (copy == NULL)
+		return false;
+	memcpy(copy, list, size);
+	pfree(list);
+	*extra = copy;
 	return true;
 }
 
@@ -402,18 +721,18 @@ compare_cipher_ids(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The bits of the pg_hba.conf methods listed in "methods". */
 static bool
-check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
+auth_method_mask(const char *methods, uint32 *result, char **error)
 {
-	char	   *rawstring = pstrdup(*newval);
+	char	   *rawstring = pstrdup(methods);
 	List	   *names;
 	ListCell   *lc;
 	uint32		mask = 0;
-	uint32	   *result;
 
 	if (!SplitIdentifierString(rawstring, ',', &names))
 	{
-		GUC_check_errdetail("List syntax is invalid.");
+		*error = pstrdup("list syntax is invalid");
 		pfree(rawstring);
 		list_free(names);
 		return false;
@@ -431,7 +750,7 @@ check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
 		}
 		if (method > USER_AUTH_LAST)
 		{
-			GUC_check_errdetail("Unrecognized authentication method: \"%s\".", name);
+			*error = psprintf("unrecognized authentication method: \"%s\"", name);
 			pfree(rawstring);
 			list_free(names);
 			return false;
@@ -440,7 +759,23 @@ check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
 	}
 	pfree(rawstring);
 	list_free(names);
+	*result = mask;
+	return true;
+}
 
+static bool
+check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
+{
+	uint32		mask;
+	uint32	   *result;
+	char	   *error;
+
+	if (!auth_method_mask(*newval, &mask, &error))
+	{
+		GUC_check_errdetail("%c%s.", pg_toupper((unsigned char) error[0]),
+							error + 1);
+		return false;
+	}
 	result = malloc(sizeof(uint32));
 	if (result == NULL)
 		return false;

@@ -92,6 +92,7 @@ build_record(AuditRecord *r, const AuditAttempt *a, int max_dn_length)
 	r->client_port = a->client_port;
 	r->auth_method_code = a->auth_method_code;
 	r->hba_line = a->hba_line;
+	r->rule_line = a->rule_line;
 	r->tls_version_number = a->tls_version_number;
 	r->cipher_id = a->cipher_id;
 	r->cipher_bits = a->cipher_bits;
@@ -182,6 +183,7 @@ record_is_valid(const AuditRecord *r, Size size)
 		r->outcome > OUTCOME_REFUSED ||
 		r->stage > STAGE_AUTHORIZATION ||
 		r->cipher_bits < 0 || r->cert_key_bits < 0 || r->hba_line < 0 ||
+		r->rule_line < 0 ||
 		r->client_port < -1 || r->client_port > 65535)
 		return false;
 	for (size_t i = 0; i < lengthof(flags); i++)
@@ -270,6 +272,8 @@ record_to_attempt(const AuditRecord *r, AuditAttempt *a)
 {
 	memset(a, 0, sizeof(AuditAttempt));
 	a->transport = r->transport;
+	a->replication = r->replication;
+	a->rule_line = r->rule_line;
 	a->ssl = r->ssl;
 	a->gss_encrypted = r->gss_encrypted;
 	a->tls_version_number = r->tls_version_number;
@@ -282,4 +286,9 @@ record_to_attempt(const AuditRecord *r, AuditAttempt *a)
 	a->tls_version = record_string(r, RS_TLS_VERSION);
 	a->cipher = record_string(r, RS_CIPHER);
 	a->auth_method = record_string(r, RS_AUTH_METHOD);
+	a->user_name = record_string(r, RS_USER_NAME);
+	a->database_name = record_string(r, RS_DATABASE_NAME);
+	a->client_addr = record_string(r, RS_CLIENT_ADDR);
+	a->cert_subject = record_string(r, RS_CERT_SUBJECT);
+	a->cert_issuer = record_string(r, RS_CERT_ISSUER);
 }

@@ -28,11 +28,17 @@
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
+#include "policy.h"
 #include "record.h"
+#include "rules.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(pgtls_audit_history);
+PG_FUNCTION_INFO_V1(pgtls_audit_history_1_1);
 PG_FUNCTION_INFO_V1(pgtls_audit_sessions);
+PG_FUNCTION_INFO_V1(pgtls_audit_sessions_1_1);
+PG_FUNCTION_INFO_V1(pgtls_audit_rules);
+PG_FUNCTION_INFO_V1(pgtls_audit_rule_for);
 PG_FUNCTION_INFO_V1(pgtls_audit_summary);
 PG_FUNCTION_INFO_V1(pgtls_audit_status);
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
@@ -41,8 +47,14 @@ PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
 /* STACK_OF(CONF_VALUE), spelled so that pg_bsd_indent reads a typedef */
 typedef struct stack_st_CONF_VALUE ConfValueStack;
 
-/* Columns of the composite type pgtls_audit.attempt. */
-#define ATTEMPT_COLUMNS 40
+/*
+ * Columns of the composite type pgtls_audit.attempt: 40 in 1.0.0; 1.1.0
+ * adds rule_line and current_rule_line at the end.
+ */
+#define ATTEMPT_COLUMNS_1_0 40
+#define ATTEMPT_COLUMNS 42
+#define RULES_COLUMNS 7
+#define RULE_FOR_COLUMNS (1 + SETTING_COUNT)
 #define SUMMARY_COLUMNS 9
 #define STATUS_COLUMNS 9
 #define SERVER_CERTIFICATE_COLUMNS 11
@@ -89,7 +101,11 @@ typedef struct ColumnCache
 
 typedef Datum (*ColumnConverter) (const char *value);
 
-/* The facts of a record the policy judges, to judge runs of equals once. */
+/*
+ * The facts of a record the policy judges, to judge runs of equals once;
+ * the rule that applies depends on the user, database and address, so a
+ * run is only judged once while no rules are loaded.
+ */
 typedef struct JudgedFacts
 {
 	int32		tls_version_number;
@@ -107,10 +123,13 @@ typedef struct JudgedFacts
 typedef struct AttemptScan
 {
 	ReturnSetInfo *rsinfo;
+	int			columns_count;	/* of the SQL type this caller knows */
 	Visibility	visibility;
 	ColumnCache columns[ATTEMPT_COLUMNS];
 	JudgedFacts last_judged;	/* what the policy judges, of the last row */
 	uint32		last_violations;
+	bool		last_judged_by_mode;	/* the mode was not off */
+	int			last_rule_line;
 	bool		judged_once;
 	Datum		violation_arrays[1 << VIOLATION_COUNT]; /* 0 until built */
 } AttemptScan;
@@ -119,12 +138,14 @@ static void require_store(void);
 static void init_visibility(Visibility *visibility);
 static bool role_visible(Visibility *visibility, Oid role_oid);
 static void emit_attempts(FunctionCallInfo fcinfo,
-						  void (*scan) (RecordVisitor visitor, void *arg));
+						  void (*scan) (RecordVisitor visitor, void *arg),
+						  int columns_count);
 static void emit_attempt(const AuditRecord *record, void *arg);
 static Datum cached_datum(ColumnCache *cache, const char *value,
 						  ColumnConverter convert);
 static Datum cached_violations(AttemptScan *state, uint32 violations);
-static uint32 current_violations(AttemptScan *state, const AuditRecord *record);
+static bool current_violations(AttemptScan *state, const AuditRecord *record,
+							   uint32 *violations, int *rule_line);
 static Datum text_datum(const char *value);
 static Datum inet_datum(const char *value);
 static Datum violations_array(uint32 violations);
@@ -183,28 +204,46 @@ role_visible(Visibility *visibility, Oid role_oid)
 /* Fill the result with the records a store scan visits. */
 static void
 emit_attempts(FunctionCallInfo fcinfo,
-			  void (*scan) (RecordVisitor visitor, void *arg))
+			  void (*scan) (RecordVisitor visitor, void *arg),
+			  int columns_count)
 {
 	AttemptScan *state = palloc0(sizeof(AttemptScan));
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
 	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	state->columns_count = columns_count;
 	init_visibility(&state->visibility);
 	scan(emit_attempt, state);
 }
 
+/* 1.0.0's history_records(): 40 columns */
 Datum
 pgtls_audit_history(PG_FUNCTION_ARGS)
 {
-	emit_attempts(fcinfo, store_scan_history);
+	emit_attempts(fcinfo, store_scan_history, ATTEMPT_COLUMNS_1_0);
 	return (Datum) 0;
 }
 
 Datum
+pgtls_audit_history_1_1(PG_FUNCTION_ARGS)
+{
+	emit_attempts(fcinfo, store_scan_history, ATTEMPT_COLUMNS);
+	return (Datum) 0;
+}
+
+/* 1.0.0's session_records(): 40 columns */
+Datum
 pgtls_audit_sessions(PG_FUNCTION_ARGS)
 {
-	emit_attempts(fcinfo, store_scan_sessions);
+	emit_attempts(fcinfo, store_scan_sessions, ATTEMPT_COLUMNS_1_0);
+	return (Datum) 0;
+}
+
+Datum
+pgtls_audit_sessions_1_1(PG_FUNCTION_ARGS)
+{
+	emit_attempts(fcinfo, store_scan_sessions, ATTEMPT_COLUMNS);
 	return (Datum) 0;
 }
 
@@ -216,7 +255,9 @@ emit_attempt(const AuditRecord *r, void *arg)
 	Datum		values[ATTEMPT_COLUMNS];
 	bool		nulls[ATTEMPT_COLUMNS];
 	int			i = 0;
-
+	uint32		now_violations = 0;
+	int			now_rule_line = 0;
+	bool		now_judged = false;
 
 	if (!role_visible(&state->visibility, r->role_oid))
 		return;
@@ -229,8 +270,11 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT(cached_violations(state, r->violations));
 	else
 		PUT_NULL();
-	if (pgtls_audit_mode != MODE_OFF && r->stage != STAGE_HANDSHAKE)
-		PUT(cached_violations(state, current_violations(state, r)));
+	if (r->stage != STAGE_HANDSHAKE)
+		now_judged = current_violations(state, r, &now_violations,
+										&now_rule_line);
+	if (now_judged)
+		PUT(cached_violations(state, now_violations));
 	else
 		PUT_NULL();
 	PUT(Int32GetDatum(r->pid));
@@ -302,8 +346,19 @@ emit_attempt(const AuditRecord *r, void *arg)
 	PUT(BoolGetDatum(r->gss_encrypted));
 	PUT_CACHED(record_string(r, RS_GSS_PRINCIPAL), utf8_text);
 	PUT_CACHED(record_string(r, RS_REASON), utf8_text);
-
-	Assert(i == ATTEMPT_COLUMNS);
+	Assert(i == ATTEMPT_COLUMNS_1_0);
+	if (state->columns_count > ATTEMPT_COLUMNS_1_0)
+	{
+		if (r->rule_line > 0)
+			PUT(Int32GetDatum(r->rule_line));
+		else
+			PUT_NULL();
+		if (now_rule_line > 0)
+			PUT(Int32GetDatum(now_rule_line));
+		else
+			PUT_NULL();
+		Assert(i == ATTEMPT_COLUMNS);
+	}
 	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
 						 values, nulls);
 }
@@ -332,12 +387,19 @@ cached_violations(AttemptScan *state, uint32 violations)
 	return state->violation_arrays[violations];
 }
 
-/* The violations of a record under the policy in force now. */
-static uint32
-current_violations(AttemptScan *state, const AuditRecord *r)
+/*
+ * The violations of a record under the policy in force now (the rules and
+ * the GUCs), and the line of the rule that judges it.  Returns false when
+ * the settings that apply have mode = off.
+ */
+static bool
+current_violations(AttemptScan *state, const AuditRecord *r,
+				   uint32 *violations, int *rule_line)
 {
 	JudgedFacts facts;
 	AuditAttempt attempt;
+	PolicySettings settings;
+	bool		cacheable = !rules_loaded();
 
 	memset(&facts, 0, sizeof(facts));
 	facts.tls_version_number = r->tls_version_number;
@@ -349,15 +411,25 @@ current_violations(AttemptScan *state, const AuditRecord *r)
 	facts.gss_encrypted = r->gss_encrypted;
 	facts.forward_secrecy = r->forward_secrecy;
 	facts.cert_verified = r->cert_verified;
-	if (state->judged_once &&
+	if (cacheable && state->judged_once &&
 		memcmp(&facts, &state->last_judged, sizeof(facts)) == 0)
-		return state->last_violations;
+	{
+		*violations = state->last_violations;
+		*rule_line = state->last_rule_line;
+		return state->last_judged_by_mode;
+	}
 
 	record_to_attempt(r, &attempt);
+	*rule_line = rules_settings_for_attempt(&attempt, true, &settings);
+	*violations = 0;
+	if (settings.mode != MODE_OFF)
+		*violations = judge_policy(&settings, &attempt);
 	state->last_judged = facts;
-	state->last_violations = judge_attempt(&attempt);
+	state->last_violations = *violations;
+	state->last_rule_line = *rule_line;
+	state->last_judged_by_mode = (settings.mode != MODE_OFF);
 	state->judged_once = true;
-	return state->last_violations;
+	return settings.mode != MODE_OFF;
 }
 
 static Datum
@@ -568,4 +640,149 @@ subject_alt_names(X509 *cert)
 		GENERAL_NAMES_free(names);
 	return PointerGetDatum(construct_array(items, kept, TEXTOID, -1, false,
 										   TYPALIGN_INT));
+}
+
+/* Text elements as a text[]. */
+static Datum
+text_array(List *texts)
+{
+	Datum	   *items = palloc(sizeof(Datum) * Max(list_length(texts), 1));
+	int			count = 0;
+	ListCell   *lc;
+
+	foreach(lc, texts)
+		items[count++] = CStringGetTextDatum((const char *) lfirst(lc));
+	return PointerGetDatum(construct_array(items, count, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+static Datum
+rule_names(const RuleName *names, int count)
+{
+	List	   *texts = NIL;
+
+	for (int n = 0; n < count; n++)
+		texts = lappend(texts, (char *) names[n].text);
+	return text_array(texts);
+}
+
+/*
+ * The rules file as it is on disk now, one row per rule, with the error
+ * of each invalid line, as pg_hba_file_rules shows pg_hba.conf: to check an
+ * edit before reloading.  Reading the server's files takes the privileges
+ * of pg_read_server_files, or the function's EXECUTE grant.
+ */
+Datum
+pgtls_audit_rules(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *path = rules_file_path();
+	const RuleSet *set;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	if (path == NULL)
+		return (Datum) 0;
+
+	set = rules_read_listing(path);
+	if (set->error != NULL)
+	{
+		Datum		values[RULES_COLUMNS] = {0};
+		bool		nulls[RULES_COLUMNS] = {true, true, true, true, true, true, false};
+
+		values[6] = CStringGetTextDatum(set->error);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (int n = 0; n < set->count; n++)
+	{
+		const Rule *rule = &set->rules[n];
+		Datum		values[RULES_COLUMNS];
+		bool		nulls[RULES_COLUMNS];
+		int			i = 0;
+
+		PUT(Int32GetDatum(rule->line_number));
+		if (rule->error != NULL)
+		{
+			while (i < RULES_COLUMNS - 1)
+				PUT_NULL();
+			PUT(CStringGetTextDatum(rule->error));
+		}
+		else
+		{
+			PUT(rule_names(rule->databases, rule->database_count));
+			PUT(rule_names(rule->users, rule->user_count));
+			PUT_TEXT(rule->address_text);
+			PUT_TEXT(rule->netmask_text);
+			PUT(text_array(rule->setting_texts));
+			PUT_NULL();
+		}
+		Assert(i == RULES_COLUMNS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * Which rule, and which effective settings, would judge user_name on
+ * database_name from client_addr (NULL: the Unix-domain socket), under the
+ * rules and GUCs in force in this backend.
+ */
+Datum
+pgtls_audit_rule_for(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	PolicySettings settings;
+	Datum		values[RULE_FOR_COLUMNS];
+	bool		nulls[RULE_FOR_COLUMNS];
+	char	   *user_name;
+	char	   *database_name = NULL;
+	char	   *client_addr = NULL;
+	bool		replication = false;
+	int			rule_line;
+	int			i = 0;
+
+	require_store();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user name must not be null")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	user_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+		database_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(2))
+	{
+		client_addr = DatumGetCString(DirectFunctionCall1(inet_out,
+														  PG_GETARG_DATUM(2)));
+		/* inet_out writes a host address without its /32 or /128 */
+		if (strchr(client_addr, '/') != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("client address must be a host address, not a network")));
+	}
+	if (!PG_ARGISNULL(3))
+		replication = PG_GETARG_BOOL(3);
+	if (database_name == NULL && !replication)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("database name must not be null unless replication is true")));
+
+	rule_line = rules_settings_for(user_name, database_name, replication,
+								   client_addr, &settings);
+	if (rule_line > 0)
+		PUT(Int32GetDatum(rule_line));
+	else
+		PUT_NULL();
+	for (int setting = 0; setting < SETTING_COUNT; setting++)
+	{
+		const char *text = policy_setting_text(&settings, setting);
+
+		if (text != NULL)
+			PUT(CStringGetTextDatum(text));
+		else
+			PUT_NULL();
+	}
+	Assert(i == RULE_FOR_COLUMNS);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
