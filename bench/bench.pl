@@ -9,6 +9,9 @@
 #   (b) loaded, pgtls_audit.mode = audit
 #   (c) loaded, pgtls_audit.mode = enforce with every policy knob on
 #   (d) not loaded, PostgreSQL's own log_connections = on (the reference)
+#   (e) as (c), with a rules file of 1,000 rules that the connection walks
+#       through without a match (the GUCs judge it): the worst case of
+#       first-match rules
 #
 # and two workloads: a new TLS connection authenticated by client
 # certificate (hba "cert", so that (c) accepts it), and a plaintext TCP
@@ -123,6 +126,13 @@ my @configurations = (
 		name     => 'log_connections',
 		loaded   => 0,
 		settings => "log_connections = on\n"
+	},
+	{
+		key      => 'e',
+		name     => '(c) + 1,000 rules',
+		loaded   => 1,
+		settings => $enforce_everything
+		  . "pgtls_audit.rules_file = 'bench_rules.conf'\n"
 	});
 
 # Settings common to all configurations: no other logging per connection
@@ -145,6 +155,7 @@ my $node = PgtlsAuditTest::tls_node(
 	  . "hostssl all bench 127.0.0.1/32 cert\n"
 	  . "hostnossl all bench 127.0.0.1/32 trust\n");
 $node->safe_psql('postgres', 'CREATE ROLE bench LOGIN');
+write_rules_file(1000);
 my $bindir = $node->config_data('--bindir');
 
 my @workloads = (
@@ -164,7 +175,10 @@ my @workloads = (
 			user    => 'bench',
 			sslmode => 'disable'),
 		# require_ssl and the forbidden "trust" refuse it, as they should
-		not_in => { c => 'rejected by the policy, as intended' }
+		not_in => {
+			c => 'rejected by the policy, as intended',
+			e => 'rejected by the policy, as intended'
+		}
 	});
 
 # $results{workload}{configuration}{figure} = [ samples ]
@@ -732,6 +746,33 @@ sub write_configuration
 	print $fh "# configuration ($config->{key}) $config->{name}\n",
 	  "shared_preload_libraries = '", ($config->{loaded} ? $library : ''),
 	  "'\n", $config->{settings};
+	close $fh;
+	return;
+}
+
+# A rules file of $count rules, none of which matches the bench role from
+# 127.0.0.1: every connection walks through all of them.  Half name other
+# roles (the address and database match, the user does not), half name
+# other networks, with a role list and a database list.
+sub write_rules_file
+{
+	my ($count) = @_;
+	open my $fh, '>', $node->data_dir . '/bench_rules.conf'
+	  or die "could not write bench_rules.conf: $!";
+	foreach my $n (1 .. $count)
+	{
+		if ($n % 2)
+		{
+			printf $fh "all  app_%d  all  mode=audit min_protocol_version=TLSv1\n",
+			  $n;
+		}
+		else
+		{
+			printf $fh
+			  "db_%d,postgres  app_%d,bench  10.%d.%d.0/24  require_client_cert=on\n",
+			  $n, $n, int($n / 256), $n % 256;
+		}
+	}
 	close $fh;
 	return;
 }
