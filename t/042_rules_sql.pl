@@ -73,7 +73,7 @@ is( $node->safe_psql(
 		q{SELECT line_number, database, user_name, address, netmask, settings, error
 		    FROM pgtls_audit.rules ORDER BY line_number}),
 	qq{2|{db1,"\\"My DB\\""}|{alice,+payments}|10.0.0.0|255.0.0.0|{mode=enforce,min_protocol_version=TLSv1.3}|
-3|{all}|{bob}|::1|ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff|{"cert_subject=/^CN=bob"}|
+3|{all}|{bob}|::1|ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff|{cert_subject=/^CN=bob}|
 4|{all}|{all}|127.0.0.1|255.255.255.255|{min_cipher_bits=256}|
 5|{all}|{all}|all||{}|},
 	'pgtls_audit.rules shows each rule');
