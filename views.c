@@ -2,7 +2,9 @@
  *
  * views.c
  *		The SQL functions behind pgtls_audit's views.  They only read the
- *		store (and, for the server certificate, ssl_cert_file).
+ *		store (and, for the server certificate, ssl_cert_file; for
+ *		pgtls_audit.rules, the rules file), and judge by the rules in force
+ *		(rules.c) and the policy (policy.c).
  *
  * Visibility follows pg_stat_ssl: a role with the privileges of
  * pg_read_all_stats sees every row; any other role sees only the rows of
@@ -153,6 +155,8 @@ static Datum utf8_text(const char *value);
 static Datum serial_numeric(const char *serial);
 static bool timestamp_value(TimestampTz value, Datum *datum);
 static Datum subject_alt_names(X509 *cert);
+static Datum text_array(List *texts);
+static Datum rule_names(const RuleName *names, int count);
 
 static void
 require_store(void)
