@@ -182,14 +182,16 @@ check_rules_file(char **newval, void **extra, GucSource source)
 						(errcode(ERRCODE_CONFIG_FILE_ERROR),
 						 errmsg("could not load pgtls_audit rules file \"%s\"",
 								*newval),
-						 errdetail("%s.", error)));
+						 errdetail("%c%s.", pg_toupper((unsigned char) error[0]),
+								   error + 1)));
 		}
 		GUC_check_errmsg("could not load pgtls_audit rules file \"%s\"; the rules in force are kept",
 						 *newval);
 		if (line > 0)
 			GUC_check_errdetail("Line %d: %s.", line, error);
 		else
-			GUC_check_errdetail("%s.", error);
+			GUC_check_errdetail("%c%s.", pg_toupper((unsigned char) error[0]),
+								error + 1);
 		return false;
 	}
 

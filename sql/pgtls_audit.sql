@@ -108,4 +108,14 @@ ALTER SYSTEM RESET ALL;
 SHOW pgtls_audit.mode;
 SHOW pgtls_audit.ciphers;
 
+-- Without a rules file there are no rules: the GUCs judge every attempt.
+SELECT count(*) FROM pgtls_audit.rules;
+SELECT rule_line, mode, min_protocol_version, min_cipher_bits, cert_subject
+  FROM pgtls_audit.rule_for(current_user, current_database(), '10.1.2.3');
+SELECT rule_line, mode FROM pgtls_audit.rule_for(current_user, NULL, NULL, true);
+SELECT * FROM pgtls_audit.rule_for(current_user, NULL);
+SELECT * FROM pgtls_audit.rule_for(current_user, 'postgres', '10.0.0.0/8');
+-- A rules file that cannot be read is refused.
+ALTER SYSTEM SET pgtls_audit.rules_file = 'no_such_rules_file.conf';
+
 DROP EXTENSION pgtls_audit;

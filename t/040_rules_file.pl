@@ -102,7 +102,7 @@ is(rule_line_of(%alice), 2, 'after every broken reload the old rules are in forc
 # An unreadable file is an error too.
 unlink $node->data_dir . '/rules_1.conf';
 reload_and_wait_for(
-	qr/could not load pgtls_audit rules file "rules_1\.conf"; the rules in force are kept\n.*DETAIL:  could not open file "rules_1\.conf": No such file or directory\./
+	qr/could not load pgtls_audit rules file "rules_1\.conf"; the rules in force are kept\n.*DETAIL:  Could not open file "rules_1\.conf": No such file or directory\./
 );
 is(rule_line_of(%alice), 2, 'a missing file keeps the old rules too');
 
