@@ -196,7 +196,8 @@ SELECT string_agg(name || '=' || setting, ' ' ORDER BY name)
 	  . 'pgtls_audit.mode=audit '
 	  . 'pgtls_audit.require_client_cert=off '
 	  . 'pgtls_audit.require_forward_secrecy=on '
-	  . 'pgtls_audit.require_ssl=on',
+	  . 'pgtls_audit.require_ssl=on '
+	  . 'pgtls_audit.rules_file=',
 	'the default policy');
 
 foreach my $name (sort keys %default_verdicts)
