@@ -100,13 +100,14 @@ my $fields_offset = -s $node->logfile;
 my %fields = (
 	violations       => [ 36, 'V', 0x40000000 ],
 	auth_method_code => [ 44, 'l', 99 ],
-	transport        => [ 68, 'C', 7 ],
-	outcome          => [ 69, 'C', 9 ],
-	stage            => [ 70, 'C', 5 ],
-	ssl              => [ 73, 'C', 2 ],
+	rule_line        => [ 52, 'l', -1 ],
+	transport        => [ 72, 'C', 7 ],
+	outcome          => [ 73, 'C', 9 ],
+	stage            => [ 74, 'C', 5 ],
+	ssl              => [ 77, 'C', 2 ],
 	client_port      => [ 40, 'l', 70000 ],
-	string_offset    => [ 114, 'v', 60000 ],
-	strings_used     => [ 148, 'v', 60000 ],
+	string_offset    => [ 118, 'v', 60000 ],
+	strings_used     => [ 152, 'v', 60000 ],
 	event_id         => [ 0, 'Q', 0 ]);
 foreach my $field (sort keys %fields)
 {
@@ -116,7 +117,7 @@ foreach my $field (sort keys %fields)
 	my $bytes = PostgreSQL::Test::Utils::slurp_file($dump);
 	my ($record_header_size) = unpack('x8 V', $bytes);
 	my ($history_count) = unpack('x48 Q', $bytes);
-	is($record_header_size, 156, "$field: the record layout is the one tested")
+	is($record_header_size, 160, "$field: the record layout is the one tested")
 	  if $field eq 'event_id';
 	cmp_ok($history_count, '>', 0, "$field: the dump holds records");
 	substr($bytes, 64 + 4 + $at, length(pack($format, 0))) = pack($format, $value);
