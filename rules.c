@@ -62,6 +62,7 @@ typedef struct RuleItem
 typedef struct RuleTarget
 {
 	const char *user_name;
+	uint32		ipv4_address;	/* network byte order, if AF_INET */
 	const char *database_name;
 	bool		physical_replication;
 	AuditTransport transport;
@@ -615,6 +616,12 @@ parse_address(List *items, List *mask_items, Rule *rule, bool *mask_used)
 		*mask_used = true;
 	}
 	rule->netmask_text = address_text(&rule->mask);
+	if (rule->address.ss_family == AF_INET)
+	{
+		rule->ipv4_address =
+			((struct sockaddr_in *) &rule->address)->sin_addr.s_addr;
+		rule->ipv4_mask = ((struct sockaddr_in *) &rule->mask)->sin_addr.s_addr;
+	}
 	return true;
 }
 
@@ -753,6 +760,9 @@ settings_for_target(RuleTarget *target, PolicySettings *settings)
 		return 0;
 	target->samehost = -1;
 	target->samenet = -1;
+	if (target->address_known && target->address.ss_family == AF_INET)
+		target->ipv4_address =
+			((struct sockaddr_in *) &target->address)->sin_addr.s_addr;
 	index = match(active_rules, target);
 	if (index < 0)
 		return 0;
@@ -807,7 +817,8 @@ match_database(const Rule *rule, RuleTarget *target)
 					return true;
 				break;
 			case RULE_NAME_LITERAL:
-				if (strcmp(target->database_name, name->name) == 0)
+				if (target->database_name[0] == name->name[0] &&
+					strcmp(target->database_name, name->name) == 0)
 					return true;
 				break;
 			case RULE_NAME_REPLICATION:
@@ -834,7 +845,9 @@ match_user(const Rule *rule, RuleTarget *target)
 					return true;
 				break;
 			case RULE_NAME_LITERAL:
-				if (strcmp(target->user_name, name->name) == 0)
+				/* most names differ in their first byte: spare the call */
+				if (target->user_name[0] == name->name[0] &&
+					strcmp(target->user_name, name->name) == 0)
 					return true;
 				break;
 			case RULE_NAME_SAMEUSER:
@@ -856,10 +869,15 @@ match_address(const Rule *rule, RuleTarget *target)
 		case RULE_ADDRESS_LOCAL:
 			return target->transport == TRANSPORT_UNIX;
 		case RULE_ADDRESS_RANGE:
-			return target->address_known &&
-				target->address.ss_family == rule->address.ss_family &&
-				pg_range_sockaddr(&target->address, &rule->address,
-								  &rule->mask);
+			if (!target->address_known ||
+				target->address.ss_family != rule->address.ss_family)
+				return false;
+			/* the common case without a call */
+			if (rule->address.ss_family == AF_INET)
+				return ((target->ipv4_address ^ rule->ipv4_address) &
+						rule->ipv4_mask) == 0;
+			return pg_range_sockaddr(&target->address, &rule->address,
+									 &rule->mask);
 		case RULE_ADDRESS_SAMEHOST:
 		case RULE_ADDRESS_SAMENET:
 			return target->address_known &&

@@ -52,6 +52,8 @@ typedef struct Rule
 	RuleAddressKind address_kind;
 	struct sockaddr_storage address;
 	struct sockaddr_storage mask;
+	uint32		ipv4_address;	/* IPv4: the same, network byte order */
+	uint32		ipv4_mask;
 	const char *address_text;
 	const char *netmask_text;
 	List	   *setting_texts;	/* "name=value" strings, as read */
