@@ -353,7 +353,8 @@ sub extension_call_tree
 sub entry_points
 {
 	return
-	  qw(pgtls_audit_client_authentication pgtls_audit_emit_log clear_my_slot);
+	  qw(pgtls_audit_client_authentication settle_accepted_attempt
+	  pgtls_audit_emit_log clear_my_slot);
 }
 
 sub hook_instructions
