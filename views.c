@@ -134,6 +134,16 @@ typedef struct AttemptScan
 	int			last_rule_line;
 	bool		judged_once;
 	Datum		violation_arrays[1 << VIOLATION_COUNT]; /* 0 until built */
+
+	/* the settings that apply to the last client, while rules are loaded */
+	bool		target_known;
+	char	   *target_user;
+	char	   *target_database;
+	char	   *target_addr;
+	bool		target_replication;
+	uint8		target_transport;
+	int			target_rule_line;
+	PolicySettings target_settings;
 } AttemptScan;
 
 static void require_store(void);
@@ -148,6 +158,9 @@ static Datum cached_datum(ColumnCache *cache, const char *value,
 static Datum cached_violations(AttemptScan *state, uint32 violations);
 static bool current_violations(AttemptScan *state, const AuditRecord *record,
 							   uint32 *violations, int *rule_line);
+static int	settings_for_record(AttemptScan *state, const AuditAttempt *attempt,
+								PolicySettings *settings);
+static bool same_string(const char *a, const char *b);
 static Datum text_datum(const char *value);
 static Datum inet_datum(const char *value);
 static Datum violations_array(uint32 violations);
@@ -424,7 +437,7 @@ current_violations(AttemptScan *state, const AuditRecord *r,
 	}
 
 	record_to_attempt(r, &attempt);
-	*rule_line = rules_settings_for_attempt(&attempt, true, &settings);
+	*rule_line = settings_for_record(state, &attempt, &settings);
 	*violations = 0;
 	if (settings.mode != MODE_OFF)
 		*violations = judge_policy(&settings, &attempt);
@@ -434,6 +447,53 @@ current_violations(AttemptScan *state, const AuditRecord *r,
 	state->last_judged_by_mode = (settings.mode != MODE_OFF);
 	state->judged_once = true;
 	return settings.mode != MODE_OFF;
+}
+
+/*
+ * The rules and GUCs that judge a record's client now.  The rule depends
+ * only on the user, database, address and kind of connection, and runs of
+ * records share them: the rules are matched once per run.
+ */
+static int
+settings_for_record(AttemptScan *state, const AuditAttempt *a,
+					PolicySettings *settings)
+{
+	if (!state->target_known ||
+		a->replication != state->target_replication ||
+		a->transport != state->target_transport ||
+		!same_string(a->user_name, state->target_user) ||
+		!same_string(a->database_name, state->target_database) ||
+		!same_string(a->client_addr, state->target_addr))
+	{
+		if (state->target_known)
+		{
+			if (state->target_user)
+				pfree(state->target_user);
+			if (state->target_database)
+				pfree(state->target_database);
+			if (state->target_addr)
+				pfree(state->target_addr);
+		}
+		state->target_rule_line =
+			rules_settings_for_attempt(a, true, &state->target_settings);
+		state->target_user = a->user_name ? pstrdup(a->user_name) : NULL;
+		state->target_database = a->database_name ?
+			pstrdup(a->database_name) : NULL;
+		state->target_addr = a->client_addr ? pstrdup(a->client_addr) : NULL;
+		state->target_replication = a->replication;
+		state->target_transport = a->transport;
+		state->target_known = true;
+	}
+	*settings = state->target_settings;
+	return state->target_rule_line;
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
 }
 
 static Datum
