@@ -88,6 +88,8 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 		put_string(&w, "cert_fingerprint", a->cert_fingerprint);
 		put_timestamp(&w, "cert_not_before", a->cert_not_before);
 		put_timestamp(&w, "cert_not_after", a->cert_not_after);
+		if (a->cert_expiry_warned)
+			put_bool(&w, "cert_expiry_warning", true);
 		put_string(&w, "cert_key_algorithm", a->cert_key_algorithm);
 		if (a->cert_key_bits > 0)
 			put_int(&w, "cert_key_bits", a->cert_key_bits);

@@ -115,6 +115,7 @@ typedef struct AuditAttempt
 	const char *cert_key_algorithm;
 	int			cert_key_bits;
 	const char *cert_signature_algorithm;
+	bool		cert_expiry_warned; /* expires within the warning period */
 
 	/* verdict */
 	AuditStage	stage;

@@ -295,9 +295,11 @@ sub profile_total
 # callgrind_annotate: { function => { total => inclusive instructions,
 # callees => [ [ function, inclusive instructions ], ... ] } }.  In a
 # backend, the extension runs only from its entry points below: the
-# authentication hook, the emit_log_hook (on every message, a one-test fast
-# path outside connection startup) and the exit callback that clears the
-# session's slot; their sum is its whole cost.
+# authentication hook, the transaction callback that records an accepted
+# attempt once the start-up transaction commits (and is a one-test fast
+# path at every later commit), the emit_log_hook (on every message, a
+# one-test fast path outside connection startup) and the exit callback
+# that clears the session's slot; their sum is its whole cost.
 sub extension_call_tree
 {
 	my ($profile) = @_;
@@ -339,7 +341,8 @@ sub extension_call_tree
 sub entry_points
 {
 	return
-	  qw(pgtls_audit_client_authentication pgtls_audit_emit_log clear_my_slot);
+	  qw(pgtls_audit_client_authentication settle_accepted_attempt
+	  pgtls_audit_emit_log clear_my_slot);
 }
 
 sub hook_instructions

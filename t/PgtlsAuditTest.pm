@@ -209,6 +209,9 @@ ssl_cert_file = '$pki->{server_cert}'
 ssl_key_file = '$pki->{server_key}'
 ssl_ca_file = '$pki->{ca_cert}'
 password_encryption = 'scram-sha-256'
+# the test certificates are valid for 30 days: no expiry warning unless a
+# test asks for one
+pgtls_audit.cert_expiry_warning_days = 0
 } . ($opts{conf} // ''));
 	write_hba($node, $opts{hba} // hba_lines());
 	$node->start;
