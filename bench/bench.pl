@@ -694,7 +694,9 @@ sub refusal_instructions
 	my @counts;
 	foreach my $profile (sort { -M $b <=> -M $a } glob "$dir/callgrind.out.*")
 	{
-		my $tree = extension_call_tree($profile);
+		# the postmaster may still be writing its own profile: only
+		# backends matter
+		my $tree = eval { extension_call_tree($profile) } or next;
 		push @counts, $tree->{pgtls_audit_emit_log}{total}
 		  if $tree->{record_refusal};
 	}
