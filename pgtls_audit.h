@@ -22,6 +22,8 @@
 #include "lib/stringinfo.h"
 #include "libpq/libpq-be.h"
 
+#include "compat.h"
+
 /* How the client reached the server. */
 typedef enum AuditTransport
 {
@@ -236,7 +238,7 @@ extern int	pgtls_audit_mode;
 
 extern void define_policy_gucs(void);
 extern uint32 judge_attempt(const AuditAttempt *attempt);
-extern void reject_attempt(const AuditAttempt *attempt) pg_attribute_noreturn();
+pg_noreturn extern void reject_attempt(const AuditAttempt *attempt);
 
 /* store.c */
 typedef void (*RecordVisitor) (const AuditRecord *record, void *arg);

@@ -39,7 +39,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
-#include "storage/backendid.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -49,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "pgtls_audit.h"
 
 #define STORE_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgtls_audit.stat"
@@ -297,12 +297,12 @@ store_attempt(const AuditAttempt *attempt)
 	write_slot(history_slot(record->event_id), record);
 	count_aggregate(record);
 
-	if (attempt->outcome == OUTCOME_ACCEPTED && MyBackendId != InvalidBackendId &&
-		MyBackendId <= session_slot_count)
+	if (attempt->outcome == OUTCOME_ACCEPTED && PGTLS_MY_PROC_INDEX >= 0 &&
+		PGTLS_MY_PROC_INDEX < session_slot_count)
 	{
 		if (my_session_slot == NULL)
 			before_shmem_exit(clear_session_slot, (Datum) 0);
-		my_session_slot = session_slot(MyBackendId - 1);
+		my_session_slot = session_slot(PGTLS_MY_PROC_INDEX);
 		write_slot(my_session_slot, record);
 	}
 }

@@ -430,6 +430,23 @@ sub unescape
 
 =pod
 
+=item cleaned_ascii($node, $value)
+
+$value as PostgreSQL keeps an application_name: each byte outside printable
+ASCII becomes "?" before 16, "\xNN" from 16 on.
+
+=cut
+
+sub cleaned_ascii
+{
+	my ($node, $value) = @_;
+	my $escape = $node->pg_version >= 16;
+	$value =~ s{([^\x20-\x7e])}{$escape ? sprintf('\\x%02x', ord($1)) : '?'}ge;
+	return $value;
+}
+
+=pod
+
 =item session_facts($node, $connstr)
 
 Connect with $connstr and return what pg_stat_ssl says of that very session,
