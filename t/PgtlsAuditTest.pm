@@ -447,6 +447,22 @@ sub cleaned_ascii
 
 =pod
 
+=item default_group($node)
+
+The key exchange group a default server negotiates with a default OpenSSL 3
+client: prime256v1 (ssl_ecdh_curve) before 18, X25519 (first of ssl_groups)
+from 18 on, as OpenSSL names them.
+
+=cut
+
+sub default_group
+{
+	my ($node) = @_;
+	return $node->pg_version >= 18 ? 'x25519' : 'secp256r1';
+}
+
+=pod
+
 =item session_facts($node, $connstr)
 
 Connect with $connstr and return what pg_stat_ssl says of that very session,
