@@ -54,4 +54,21 @@
 #define pgtls_guc_free(ptr) free(ptr)
 #endif
 
+/*
+ * PGTLS_DIRECT_TLS(port): whether the client opened TLS directly (17's
+ * sslnegotiation=direct) rather than after an SSLRequest.  PostgreSQL does
+ * not record it, but only a direct handshake pushes the bytes it peeked at
+ * back through Port.raw_buf, whose count of consumed bytes stays set once
+ * the handshake is done (the Port is zeroed at allocation; raw_buf is
+ * non-NULL while the handshake runs).  The field's offset depends on
+ * USE_OPENSSL, which pgtls_audit requires.  Before 17 every TLS session
+ * starts with an SSLRequest.
+ */
+#if PG_VERSION_NUM >= 170000
+#define PGTLS_DIRECT_TLS(port) \
+	((port)->raw_buf != NULL || (port)->raw_buf_consumed > 0)
+#else
+#define PGTLS_DIRECT_TLS(port) false
+#endif
+
 #endif							/* PGTLS_AUDIT_COMPAT_H */

@@ -100,6 +100,8 @@ typedef struct AuditAttempt
 	const char *key_exchange_group;
 	bool		forward_secrecy;
 	const char *sni;
+	const char *tls_negotiation;	/* "postgres" (SSLRequest) or "direct" */
+	const char *alpn;			/* ALPN protocol selected, or NULL */
 
 	/* client certificate */
 	bool		cert_present;

@@ -656,10 +656,13 @@ sub client_attempt
 
 	local %ENV = %ENV;
 	$ENV{OPENSSL_CONF} = $opts{openssl_conf} if defined $opts{openssl_conf};
+	# The SQL goes on the command line, not to psql's input: a psql refused
+	# at connection time exits without reading its input, and writing to it
+	# then fails with EPIPE when the machine is busy.
 	my ($ret, $stdout, $stderr) = $node->psql(
-		'postgres', $opts{sql} // 'SELECT 1',
+		'postgres', '',
 		connstr      => $connstr,
-		extra_params => ['-w']);
+		extra_params => [ '-w', '-c', $opts{sql} // 'SELECT 1' ]);
 
 	# Without a FATAL from the server the client never reached
 	# authentication (a handshake or libpq failure): no line will come.
