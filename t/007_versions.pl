@@ -107,13 +107,14 @@ SKIP:
 
 	my $tag = 'pgtls_audit_oauth';
 	my $offset = -s $node->logfile;
+	# the SQL on the command line: psql exits without reading its input
 	($ret, $stdout, $stderr) = $node->psql(
-		'postgres', 'SELECT 1',
+		'postgres', '',
 		connstr => PgtlsAuditTest::tls_connstr(
 			$node, $pki,
 			user => 'oauthuser',
 			application_name => $tag),
-		extra_params => ['-w']);
+		extra_params => [ '-w', '-c', 'SELECT 1' ]);
 	isnt($ret, 0, 'oauth: libpq gives up without an OAuth flow');
 	($line) = grep { ($_->{application_name} // '') eq $tag }
 	  PgtlsAuditTest::wait_for_audit($node, $offset, 1);
