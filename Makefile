@@ -3,16 +3,22 @@
 MODULE_big = pgtls_audit
 OBJS = \
 	$(WIN32RES) \
+	aggregates.o \
 	capture.o \
+	history.o \
 	logline.o \
 	pgtls_audit.o \
 	policy.o \
+	record.o \
+	sessions.o \
 	store.o \
 	views.o
 
 EXTENSION = pgtls_audit
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
-DATA = pgtls_audit--$(EXTVERSION).sql
+# The first version's script and an upgrade script per later version:
+# CREATE EXTENSION runs them in turn, ALTER EXTENSION UPDATE the later ones.
+DATA = $(wildcard pgtls_audit--*.sql)
 PGFILEDESC = "pgtls_audit - audit and govern the TLS of every connection attempt"
 
 SHLIB_LINK += -lssl -lcrypto
@@ -34,4 +40,4 @@ check-meta:
 	@perl -MJSON::PP -e '$$/ = undef; $$m = decode_json(<STDIN>); @v = ($$m->{version}, $$m->{provides}{$$ARGV[0]}{version}); exit 0 unless grep { $$_ ne $$ARGV[1] } @v; die "META.json carries version @v, $$ARGV[0].control $$ARGV[1]\n"' $(EXTENSION) $(EXTVERSION) < $(srcdir)/META.json
 
 # Every object depends on the shared declarations.
-$(filter %.o, $(OBJS)): pgtls_audit.h compat.h
+$(filter %.o, $(OBJS)): pgtls_audit.h compat.h record.h history.h sessions.h aggregates.h store.h

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 
 #include "pgtls_audit.h"
+#include "store.h"
 
 PG_MODULE_MAGIC;
 

@@ -8,7 +8,9 @@
  *	capture.c	what the connection is (Port, TLS session, client certificate)
  *	policy.c	what is allowed (policy GUCs, verdict)
  *	logline.c	how an attempt is written to the server log
- *	store.c		what is remembered: live sessions, history, aggregates
+ *	store.c		what is remembered, in shared memory: the history (history.c),
+ *				the live sessions (sessions.c) and the aggregates
+ *				(aggregates.c), of records packed by record.c
  *	views.c		the SQL functions behind the views, reading the store
  *
  * pgtls_audit.c registers the GUCs and hooks and ties the stages together.
@@ -187,41 +189,6 @@ typedef struct AuditRecord
 	char		strings[FLEXIBLE_ARRAY_MEMBER];
 } AuditRecord;
 
-/* One row of the aggregates. */
-typedef struct AggregateKey
-{
-	char		user_name[NAMEDATALEN];
-	char		database_name[NAMEDATALEN];
-	char		tls_version[RECORD_SHORT_LEN];
-	char		cipher[64];
-	uint8		transport;
-	uint8		outcome;
-} AggregateKey;
-
-typedef struct AggregateEntry
-{
-	AggregateKey key;
-	uint32		hash;
-	uint8		state;			/* empty, used or deleted */
-	uint64		count;
-	TimestampTz first_seen;
-	TimestampTz last_seen;
-} AggregateEntry;
-
-/* The store's counters, for pgtls_audit.status. */
-typedef struct StoreStatus
-{
-	int			history_size;
-	uint64		events_total;
-	uint64		events_retained;
-	uint64		events_overwritten;
-	int			max_aggregates;
-	int			aggregates;
-	uint64		aggregates_evicted;
-	int			max_dn_length;
-	TimestampTz stats_reset;
-} StoreStatus;
-
 /* capture.c */
 extern void capture_init(void);
 extern void capture_attempt(Port *port, int status, AuditAttempt *attempt);
@@ -241,22 +208,6 @@ extern int	pgtls_audit_mode;
 extern void define_policy_gucs(void);
 extern uint32 judge_attempt(const AuditAttempt *attempt);
 pg_noreturn extern void reject_attempt(const AuditAttempt *attempt);
-
-/* store.c */
-typedef void (*RecordVisitor) (const AuditRecord *record, void *arg);
-
-extern void store_init(void);
-extern void store_request_shmem(void);
-extern void store_startup_shmem(void);
-extern bool store_available(void);
-extern void store_attempt(const AuditAttempt *attempt);
-extern void store_scan_history(RecordVisitor visitor, void *arg);
-extern void store_scan_sessions(RecordVisitor visitor, void *arg);
-extern int	store_copy_aggregates(AggregateEntry **entries);
-extern void store_get_status(StoreStatus *status);
-extern void store_reset(void);
-extern const char *record_string(const AuditRecord *record, RecordString which);
-extern void record_to_attempt(const AuditRecord *record, AuditAttempt *attempt);
 
 /* logline.c */
 extern int	pgtls_audit_log_format;

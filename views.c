@@ -28,6 +28,8 @@
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
+#include "record.h"
+#include "store.h"
 
 PG_FUNCTION_INFO_V1(pgtls_audit_history);
 PG_FUNCTION_INFO_V1(pgtls_audit_sessions);

@@ -62,6 +62,11 @@ my %opt = (
 	view_events           => 100_000,    # history size for the view section
 	view_sessions         => 300,        # live sessions for the view section
 	view_runs             => 7,          # timed runs of each view query
+	flood_tables => [ 1000, 100_000 ],    # max_aggregates of the flood section
+	flood_factor => [ 10,   2 ],    # distinct names per table row, for each
+	flood_batches => 10,            # batches timed in a flood
+	flood_logins  => 200,           # legitimate TLS logins timed in a flood
+	flood_rounds  => 3,             # of those, for new and for one name
 	results               => undef);
 GetOptions(
 	'quick' => sub {
@@ -69,12 +74,15 @@ GetOptions(
 			qw(rounds seconds callgrind_rounds callgrind_connections
 			  view_events view_sessions)
 		} = (2, 1, 1, 3, 5000, 50);
+		@opt{qw(flood_tables flood_factor flood_logins flood_rounds)} =
+		  ([1000], [3], 50, 1);
 	},
 	'only=s'    => \$opt{only},
 	'results=s' => \$opt{results})
   or die "usage: bench.pl [--quick] [--only SECTION] [--results FILE]\n";
-die "--only takes instructions, throughput or views\n"
-  if defined $opt{only} && $opt{only} !~ /^(instructions|throughput|views)$/;
+die "--only takes instructions, throughput, views or flood\n"
+  if defined $opt{only}
+  && $opt{only} !~ /^(instructions|throughput|views|flood)$/;
 
 my $library = $ENV{PGTLS_AUDIT_LIBRARY} // 'pgtls_audit';
 
@@ -164,7 +172,7 @@ my %results;
 
 my $started = time;
 my $load_before = load_average();
-foreach my $section (qw(instructions throughput views))
+foreach my $section (qw(instructions throughput views flood))
 {
 	next if defined $opt{only} && $opt{only} ne $section;
 	{
@@ -331,7 +339,7 @@ sub extension_call_tree
 sub entry_points
 {
 	return
-	  qw(pgtls_audit_client_authentication pgtls_audit_emit_log clear_session_slot);
+	  qw(pgtls_audit_client_authentication pgtls_audit_emit_log clear_my_slot);
 }
 
 sub hook_instructions
@@ -579,6 +587,141 @@ sub report_views
 }
 
 
+#---- A flood of refused attempts with client-chosen names ----
+
+# Any TCP peer chooses the user names pgtls_audit records before
+# authentication, so each refused attempt of a flood can bring a new
+# aggregate key.  The flood runs in batches of raw refused startup packets
+# (see PgtlsAuditTest::refused_startup_packet); the server CPU per attempt
+# of the first batch (empty table) and of the last (full table, every new
+# name evicting) shows whether the cost grows with the table.  Then
+# legitimate TLS logins are timed during a flood of new names and during
+# the same flood with one repeated name: the same load without the
+# table's growth.
+sub measure_flood
+{
+	foreach my $n (0 .. $#{ $opt{flood_tables} })
+	{
+		my $rows = $opt{flood_tables}[$n];
+		my $attempts = $rows * $opt{flood_factor}[$n];
+		my $per_batch = int($attempts / $opt{flood_batches});
+		my %config = (
+			key      => 'flood',
+			name     => 'flood',
+			loaded   => 1,
+			settings => "pgtls_audit.mode = audit\n"
+			  . "pgtls_audit.log_connections = off\n"
+			  . "pgtls_audit.max_aggregates = $rows\n");
+		write_configuration(\%config);
+		$node->restart;
+		$node->safe_psql('postgres', 'CREATE EXTENSION IF NOT EXISTS pgtls_audit');
+		$node->safe_psql('postgres', 'SELECT pgtls_audit.reset()');
+		my $postmaster = postmaster_pid();
+		my $result = $results{flood}{$rows} = { attempts => $attempts };
+
+		foreach my $batch (1 .. $opt{flood_batches})
+		{
+			progress("flood, max_aggregates = $rows: batch $batch/"
+				  . "$opt{flood_batches} of $per_batch new names");
+			my $before = cpu_seconds($postmaster);
+			my $started = Time::HiRes::time();
+			flood_workers($per_batch, "b${batch}_");
+			wait_for_backends_to_exit($postmaster);
+			push @{ $result->{batches} },
+			  {
+				cpu_us  => 1e6 * (cpu_seconds($postmaster) - $before) / $per_batch,
+				wall_us => 1e6 * (Time::HiRes::time() - $started) / $per_batch
+			  };
+		}
+		@{$result}{qw(rows evicted)} = split /\|/, $node->safe_psql('postgres',
+			'SELECT aggregates, aggregates_evicted FROM pgtls_audit.status');
+
+		my $script = $PostgreSQL::Test::Utils::tmp_check . '/select1.sql';
+		PostgreSQL::Test::Utils::append_to_file($script, "SELECT 1;\n")
+		  unless -f $script;
+		# alternated, so that a change in the machine's other load affects
+		# both alike; the median of the rounds
+		foreach my $round (1 .. $opt{flood_rounds})
+		{
+			foreach my $names ('new', 'repeated')
+			{
+				progress("flood, max_aggregates = $rows: round $round/"
+					  . "$opt{flood_rounds}, $opt{flood_logins} TLS logins "
+					  . "during a flood of $names names");
+				my @workers =
+				  flood_workers(undef, $names eq 'new' ? "l${round}_" : undef);
+				my (undef, $rate) =
+				  pgbench($workloads[0], $script, '-t', $opt{flood_logins});
+				kill 'TERM', @workers;
+				waitpid($_, 0) foreach @workers;
+				push @{ $result->{logins}{$names} }, $rate;
+			}
+		}
+		$result->{logins}{$_} = median(@{ $result->{logins}{$_} })
+		  foreach ('new', 'repeated');
+	}
+	return;
+}
+
+# Refused attempts from two processes: $count in all, or until killed when
+# $count is undefined; each with a new name made from $prefix, or all with
+# one name when $prefix is undefined.  Returns the workers' pids when
+# $count is undefined, and waits for them otherwise.
+sub flood_workers
+{
+	my ($count, $prefix) = @_;
+	my @pids;
+	foreach my $worker (1 .. 2)
+	{
+		my $pid = fork();
+		die "fork failed: $!" unless defined $pid;
+		if ($pid == 0)
+		{
+			$SIG{TERM} = sub { POSIX::_exit(0) };
+			for (my $i = 0; !defined $count || $i < $count / 2; $i++)
+			{
+				PgtlsAuditTest::refused_startup_packet($node->port,
+					defined $prefix ? "$prefix${worker}_$i" : 'flood');
+			}
+			POSIX::_exit(0);
+		}
+		push @pids, $pid;
+	}
+	return @pids unless defined $count;
+	waitpid($_, 0) foreach @pids;
+	return;
+}
+
+sub report_flood
+{
+	my $flood = $results{flood} or return '';
+	my @rows = ([
+		'max_aggregates', 'new names', 'rows', 'evicted',
+		'CPU us/attempt first batch', 'last batch', 'last/first',
+		'TLS logins/s, new names', 'one name', 'new/one'
+	]);
+	foreach my $table (sort { $a <=> $b } keys %$flood)
+	{
+		my $f = $flood->{$table};
+		my ($first, $last) = @{ $f->{batches} }[ 0, -1 ];
+		push @rows,
+		  [
+			$table, $f->{attempts}, $f->{rows}, $f->{evicted},
+			sprintf('%.0f', $first->{cpu_us}), sprintf('%.0f', $last->{cpu_us}),
+			ratio($last->{cpu_us}, $first->{cpu_us}),
+			sprintf('%.1f', $f->{logins}{new}),
+			sprintf('%.1f', $f->{logins}{repeated}),
+			ratio($f->{logins}{new}, $f->{logins}{repeated})
+		  ];
+	}
+	return "\nA flood of refused attempts, each with a new user name "
+	  . "(server CPU per attempt, first and last of $opt{flood_batches} "
+	  . "batches; pgbench -C TLS logins per second during the flood, "
+	  . "median of $opt{flood_rounds} alternated rounds):\n\n"
+	  . format_table(@rows);
+}
+
+
 #---- Helpers ----
 
 sub write_configuration
@@ -657,7 +800,7 @@ sub report
 		$load_before, load_average(),
 		$opt{callgrind_rounds} * $opt{callgrind_connections},
 		$opt{rounds}, $opt{seconds});
-	if (!defined $opt{only} || $opt{only} ne 'views')
+	if (!defined $opt{only} || $opt{only} !~ /^(views|flood)$/)
 	{
 		$text .= report_workload($_) foreach @workloads;
 		$text .= report_hook($results{tls}{c}{profile},
@@ -665,6 +808,7 @@ sub report
 		  if $results{tls}{c}{profile};
 	}
 	$text .= report_views();
+	$text .= report_flood();
 
 	if ($opt{results})
 	{

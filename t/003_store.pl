@@ -185,9 +185,10 @@ my $before_history = query(
 	q{SELECT string_agg(event_id || ':' || outcome || ':' || user_name, ' '
 	                    ORDER BY event_id) FROM pgtls_audit.history});
 my $before_summary = query(
-	q{SELECT string_agg(user_name || ':' || transport || ':' || coalesce(tls_version, '-')
-	                    || ':' || outcome || ':' || count, ' ' ORDER BY 1)
-	    FROM pgtls_audit.summary WHERE user_name <> current_user});
+	q{SELECT string_agg(row, ' ' ORDER BY row)
+	    FROM (SELECT user_name || ':' || transport || ':' || coalesce(tls_version, '-')
+	                 || ':' || outcome || ':' || count AS row
+	          FROM pgtls_audit.summary WHERE user_name <> current_user) s});
 $node->stop;
 ok(-f $dump, 'a clean shutdown writes the dump file');
 $node->start;
@@ -203,9 +204,10 @@ cmp_ok(scalar(@after), '>=', 17, 'history survives a restart: most of it');
 is_deeply(\@after, [ @before[ -@after .. -1 ] ],
 	'history survives a restart: the same events');
 my $after_summary = query(
-	q{SELECT string_agg(user_name || ':' || transport || ':' || coalesce(tls_version, '-')
-	                    || ':' || outcome || ':' || count, ' ' ORDER BY 1)
-	    FROM pgtls_audit.summary WHERE user_name <> current_user});
+	q{SELECT string_agg(row, ' ' ORDER BY row)
+	    FROM (SELECT user_name || ':' || transport || ':' || coalesce(tls_version, '-')
+	                 || ':' || outcome || ':' || count AS row
+	          FROM pgtls_audit.summary WHERE user_name <> current_user) s});
 is($after_summary, $before_summary, 'summary survives a restart');
 
 # A corrupt dump is ignored with a LOG line, and removed.

@@ -48,6 +48,7 @@ use strict;
 use warnings;
 
 use Carp;
+use IO::Socket::INET;
 use JSON::PP;
 use Math::BigInt;
 use PostgreSQL::Test::Cluster;
@@ -627,6 +628,34 @@ sub set_policy
 		'SELECT count(*) = ' . scalar(@expected)
 		  . ' FROM pg_settings WHERE ' . join(' OR ', @expected))
 	  or croak "the policy was not reloaded: @sql";
+	return;
+}
+
+=pod
+
+=item refused_startup_packet($port, $user, $delay)
+
+Over a raw TCP connection to 127.0.0.1:$port, after $delay microseconds
+(if given), send a startup packet whose parameter list has no final
+terminator: PostgreSQL reads the user name, then refuses the packet with a
+FATAL before authentication ("invalid startup packet layout").  Waits for
+the server to close the connection.
+
+=cut
+
+sub refused_startup_packet
+{
+	my ($port, $user, $delay) = @_;
+	my $socket = IO::Socket::INET->new(
+		PeerAddr => '127.0.0.1',
+		PeerPort => $port,
+		Proto    => 'tcp') or return;
+	usleep($delay) if $delay;
+	my $body = pack('N', 196608) . "user\0$user\0";
+	syswrite($socket, pack('N', 4 + length($body)) . $body);
+	my $reply;
+	1 while sysread($socket, $reply, 8192);
+	close $socket;
 	return;
 }
 
