@@ -42,5 +42,5 @@ check-meta:
 	@perl -MJSON::PP -e '$$/ = undef; $$m = decode_json(<STDIN>); @v = ($$m->{version}, $$m->{provides}{$$ARGV[0]}{version}); exit 0 unless grep { $$_ ne $$ARGV[1] } @v; die "META.json carries version @v, $$ARGV[0].control $$ARGV[1]\n"' $(EXTENSION) $(EXTVERSION) < $(srcdir)/META.json
 
 # Every object depends on the shared declarations.
-$(filter %.o, $(OBJS)): pgtls_audit.h record.h history.h sessions.h aggregates.h \
-	certificates.h settable.h store.h
+$(filter %.o, $(OBJS)): pgtls_audit.h compat.h record.h history.h sessions.h \
+	aggregates.h certificates.h settable.h store.h

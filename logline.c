@@ -77,6 +77,8 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 		put_string(&w, "key_exchange_group", a->key_exchange_group);
 		put_bool(&w, "forward_secrecy", a->forward_secrecy);
 		put_string(&w, "sni", a->sni);
+		put_raw(&w, "tls_negotiation", a->tls_negotiation);
+		put_string(&w, "alpn", a->alpn);
 		put_bool(&w, "client_cert", a->cert_present);
 	}
 	if (a->cert_present)

@@ -24,6 +24,8 @@
 #include "lib/stringinfo.h"
 #include "libpq/libpq-be.h"
 
+#include "compat.h"
+
 /* How the client reached the server. */
 typedef enum AuditTransport
 {
@@ -102,6 +104,8 @@ typedef struct AuditAttempt
 	const char *key_exchange_group;
 	bool		forward_secrecy;
 	const char *sni;
+	const char *tls_negotiation;	/* "postgres" (SSLRequest) or "direct" */
+	const char *alpn;			/* ALPN protocol selected, or NULL */
 
 	/* client certificate */
 	bool		cert_present;
@@ -207,7 +211,7 @@ extern int	pgtls_audit_mode;
 
 extern void define_policy_gucs(void);
 extern uint32 judge_attempt(const AuditAttempt *attempt);
-extern void reject_attempt(const AuditAttempt *attempt) pg_attribute_noreturn();
+pg_noreturn extern void reject_attempt(const AuditAttempt *attempt);
 
 /* logline.c */
 extern int	pgtls_audit_log_format;

@@ -357,7 +357,7 @@ check_ciphers(char **newval, void **extra, GucSource source)
 
 	ciphers = SSL_CTX_get_ciphers(context);
 	count = ciphers ? sk_SSL_CIPHER_num(ciphers) : 0;
-	list = malloc(offsetof(CipherAllowList, ids) + Max(count, 1) * sizeof(uint32));
+	list = pgtls_guc_malloc(offsetof(CipherAllowList, ids) + Max(count, 1) * sizeof(uint32));
 	if (list == NULL)
 	{
 		SSL_CTX_free(context);
@@ -377,7 +377,7 @@ check_ciphers(char **newval, void **extra, GucSource source)
 
 	if (list->count == 0)
 	{
-		free(list);
+		pgtls_guc_free(list);
 		GUC_check_errdetail("OpenSSL selects no TLSv1.2 or older cipher for the cipher string \"%s\".",
 							*newval);
 		return false;
@@ -441,7 +441,7 @@ check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
 	pfree(rawstring);
 	list_free(names);
 
-	result = malloc(sizeof(uint32));
+	result = pgtls_guc_malloc(sizeof(uint32));
 	if (result == NULL)
 		return false;
 	*result = mask;

@@ -48,7 +48,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
-#include "storage/backendid.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -58,6 +57,7 @@
 #include "utils/timestamp.h"
 
 #include "certificates.h"
+#include "compat.h"
 #include "record.h"
 #include "sessions.h"
 #include "store.h"
@@ -303,9 +303,7 @@ store_available(void)
 static int
 my_session_slot(void)
 {
-	if (MyBackendId == InvalidBackendId)
-		return -1;
-	return MyBackendId - 1;
+	return PGTLS_MY_PROC_INDEX;
 }
 
 /*
