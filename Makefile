@@ -5,6 +5,7 @@ OBJS = \
 	$(WIN32RES) \
 	aggregates.o \
 	capture.o \
+	certificates.o \
 	history.o \
 	logline.o \
 	pgtls_audit.o \
@@ -12,6 +13,7 @@ OBJS = \
 	record.o \
 	rules.o \
 	sessions.o \
+	settable.o \
 	store.o \
 	views.o
 
@@ -41,4 +43,5 @@ check-meta:
 	@perl -MJSON::PP -e '$$/ = undef; $$m = decode_json(<STDIN>); @v = ($$m->{version}, $$m->{provides}{$$ARGV[0]}{version}); exit 0 unless grep { $$_ ne $$ARGV[1] } @v; die "META.json carries version @v, $$ARGV[0].control $$ARGV[1]\n"' $(EXTENSION) $(EXTVERSION) < $(srcdir)/META.json
 
 # Every object depends on the shared declarations.
-$(filter %.o, $(OBJS)): pgtls_audit.h policy.h record.h rules.h history.h sessions.h aggregates.h store.h
+$(filter %.o, $(OBJS)): pgtls_audit.h compat.h policy.h record.h rules.h \
+	history.h sessions.h aggregates.h certificates.h settable.h store.h

@@ -159,6 +159,7 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 		SSL_is_init_finished((SSL *) port->ssl))
 	{
 		attempt->ssl = true;
+		attempt->tls_negotiation = PGTLS_DIRECT_TLS(port) ? "direct" : "postgres";
 		capture_tls((SSL *) port->ssl, attempt);
 		if (port->peer != NULL)
 		{
@@ -174,6 +175,8 @@ capture_tls(SSL *ssl, AuditAttempt *attempt)
 {
 	const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
 	int			group;
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_length = 0;
 
 	attempt->tls_version = SSL_get_version(ssl);
 	attempt->tls_version_number = SSL_version(ssl);
@@ -199,6 +202,10 @@ capture_tls(SSL *ssl, AuditAttempt *attempt)
 		attempt->key_exchange_group = SSL_group_to_name(ssl, group);
 
 	attempt->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	SSL_get0_alpn_selected(ssl, &alpn, &alpn_length);
+	if (alpn != NULL && alpn_length > 0)
+		attempt->alpn = pnstrdup((const char *) alpn, alpn_length);
 }
 
 /* The facts of a certificate: the client's, or the server's for views.c. */

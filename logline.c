@@ -79,6 +79,8 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 		put_string(&w, "key_exchange_group", a->key_exchange_group);
 		put_bool(&w, "forward_secrecy", a->forward_secrecy);
 		put_string(&w, "sni", a->sni);
+		put_raw(&w, "tls_negotiation", a->tls_negotiation);
+		put_string(&w, "alpn", a->alpn);
 		put_bool(&w, "client_cert", a->cert_present);
 	}
 	if (a->cert_present)
@@ -90,6 +92,8 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 		put_string(&w, "cert_fingerprint", a->cert_fingerprint);
 		put_timestamp(&w, "cert_not_before", a->cert_not_before);
 		put_timestamp(&w, "cert_not_after", a->cert_not_after);
+		if (a->cert_expiry_warned)
+			put_bool(&w, "cert_expiry_warning", true);
 		put_string(&w, "cert_key_algorithm", a->cert_key_algorithm);
 		if (a->cert_key_bits > 0)
 			put_int(&w, "cert_key_bits", a->cert_key_bits);

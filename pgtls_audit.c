@@ -26,6 +26,7 @@
 #include "postmaster/postmaster.h"
 #include "storage/ipc.h"
 #include "utils/acl.h"
+#include "utils/timestamp.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -40,6 +41,7 @@ PG_MODULE_MAGIC;
 
 static bool log_connections = true;
 static int	log_level = LOG;
+static int	cert_expiry_warning_days = 30;
 
 static const struct config_enum_entry log_format_options[] = {
 	{"text", LOG_FORMAT_TEXT, false},
@@ -97,6 +99,8 @@ static void settle_accepted_attempt(XactEvent event, void *arg);
 static void refuse_accepted_attempt(const char *reason);
 static void release_accepted_attempt(void);
 static void record_attempt_at_exit(const AuditAttempt *attempt);
+static int	days_until_expiry(const AuditAttempt *attempt);
+static void warn_certificate_expiry(const AuditAttempt *attempt);
 static AuditOutcome decide_outcome(int status, uint32 violations, int mode);
 static char *format_line(const AuditAttempt *attempt);
 static void log_line(const char *line);
@@ -135,6 +139,16 @@ _PG_init(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.cert_expiry_warning_days",
+							"Warns a client whose certificate expires within this many days.",
+							"The client receives a WARNING when it connects; 0 disables the warning.",
+							&cert_expiry_warning_days,
+							30,
+							0, 3650,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 	define_policy_gucs();
 	define_rules_guc();
@@ -231,13 +245,54 @@ settle_accepted_attempt(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_PRE_COMMIT)
 	{
+		accepted_attempt->cert_expiry_warned =
+			accepted_attempt->cert_present && cert_expiry_warning_days > 0 &&
+			days_until_expiry(accepted_attempt) <= cert_expiry_warning_days;
 		if (log_connections)
 			log_line(format_line(accepted_attempt));
 		store_attempt(accepted_attempt);
+		if (accepted_attempt->cert_expiry_warned)
+			warn_certificate_expiry(accepted_attempt);
 		release_accepted_attempt();
 	}
 	else if (event == XACT_EVENT_ABORT)
 		refuse_accepted_attempt(NULL);
+}
+
+/* Whole days, rounded up, until the client certificate expires. */
+static int
+days_until_expiry(const AuditAttempt *attempt)
+{
+	TimestampTz left = attempt->cert_not_after - attempt->time;
+
+	if (left <= 0)
+		return 0;
+	return (int) Min((left + USECS_PER_DAY - 1) / USECS_PER_DAY, PG_INT32_MAX);
+}
+
+/*
+ * Tell the client, whose session is now established (only errors reach a
+ * client during authentication), that its certificate expires soon.  The
+ * subject is escaped as in the log line: it also goes to the server log.
+ */
+static void
+warn_certificate_expiry(const AuditAttempt *attempt)
+{
+	StringInfoData subject;
+	int			days = days_until_expiry(attempt);
+
+	initStringInfo(&subject);
+	append_escaped(&subject, attempt->cert_subject ? attempt->cert_subject : "",
+				   false);
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg_plural("client certificate \"%s\" expires in %d day",
+						   "client certificate \"%s\" expires in %d days",
+						   days, subject.data, days),
+			 errdetail("It is valid until %s.",
+					   timestamptz_to_str(attempt->cert_not_after)),
+			 errhint("Renew the certificate before it expires.")));
+	pfree(subject.data);
 }
 
 static void

@@ -25,6 +25,8 @@
 #include "lib/stringinfo.h"
 #include "libpq/libpq-be.h"
 
+#include "compat.h"
+
 /* How the client reached the server. */
 typedef enum AuditTransport
 {
@@ -106,6 +108,8 @@ typedef struct AuditAttempt
 	const char *key_exchange_group;
 	bool		forward_secrecy;
 	const char *sni;
+	const char *tls_negotiation;	/* "postgres" (SSLRequest) or "direct" */
+	const char *alpn;			/* ALPN protocol selected, or NULL */
 
 	/* client certificate */
 	bool		cert_present;
@@ -119,6 +123,7 @@ typedef struct AuditAttempt
 	const char *cert_key_algorithm;
 	int			cert_key_bits;
 	const char *cert_signature_algorithm;
+	bool		cert_expiry_warned; /* expires within the warning period */
 
 	/* verdict */
 	AuditStage	stage;

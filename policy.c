@@ -37,6 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "pgtls_audit.h"
 #include "policy.h"
 
@@ -697,7 +698,7 @@ check_ciphers(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	size = offsetof(CipherAllowList, ids) + list->count * sizeof(uint32);
-	copy = malloc(size);
+	copy = pgtls_guc_malloc(size);
 	if (copy == NULL)
 		return false;
 	memcpy(copy, list, size);
@@ -776,7 +777,7 @@ check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
 							error + 1);
 		return false;
 	}
-	result = malloc(sizeof(uint32));
+	result = pgtls_guc_malloc(sizeof(uint32));
 	if (result == NULL)
 		return false;
 	*result = mask;

@@ -49,6 +49,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "rules.h"
 
 /* One field of a line: its comma-separated items. */
@@ -196,7 +197,7 @@ check_rules_file(char **newval, void **extra, GucSource source)
 		return false;
 	}
 
-	holder = malloc(sizeof(RuleSet *));
+	holder = pgtls_guc_malloc(sizeof(RuleSet *));
 	if (holder == NULL)
 	{
 		free_unused_sets(active_rules);

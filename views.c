@@ -45,6 +45,7 @@ PG_FUNCTION_INFO_V1(pgtls_audit_summary);
 PG_FUNCTION_INFO_V1(pgtls_audit_status);
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
+PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
 
 /* STACK_OF(CONF_VALUE), spelled so that pg_bsd_indent reads a typedef */
 typedef struct stack_st_CONF_VALUE ConfValueStack;
@@ -58,7 +59,9 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
 #define RULES_COLUMNS 7
 #define RULE_FOR_COLUMNS (1 + SETTING_COUNT)
 #define SUMMARY_COLUMNS 9
-#define STATUS_COLUMNS 9
+#define STATUS_COLUMNS_1_0 9
+#define STATUS_COLUMNS 12
+#define CLIENT_CERTIFICATE_COLUMNS 18
 #define SERVER_CERTIFICATE_COLUMNS 11
 
 /*
@@ -610,6 +613,13 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum((int64) status.aggregates_evicted);
 	values[7] = Int32GetDatum(status.max_dn_length);
 	values[8] = TimestampTzGetDatum(status.stats_reset);
+	/* 1.1 added the certificate inventory; 1.0's type stops above */
+	values[9] = Int32GetDatum(status.max_certificates);
+	values[10] = Int32GetDatum(status.certificates);
+	values[11] = Int64GetDatum((int64) status.certificates_evicted);
+	if (tupdesc->natts != STATUS_COLUMNS && tupdesc->natts != STATUS_COLUMNS_1_0)
+		elog(ERROR, "unexpected number of columns in pgtls_audit.status_record: %d",
+			 tupdesc->natts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -704,6 +714,80 @@ subject_alt_names(X509 *cert)
 		GENERAL_NAMES_free(names);
 	return PointerGetDatum(construct_array(items, kept, TEXTOID, -1, false,
 										   TYPALIGN_INT));
+}
+
+/*
+ * The client certificate inventory.  A row is visible if one of the roles
+ * that used the certificate is (see role_visible); a certificate only
+ * names that are no role presented, only to see_all.
+ */
+Datum
+pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Visibility	visibility;
+	CertificateRow *rows;
+	Size		row_size;
+	int			count;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	init_visibility(&visibility);
+	count = store_copy_certificates(&rows, &row_size);
+
+	for (int n = 0; n < count; n++)
+	{
+		CertificateRow *c = (CertificateRow *) ((char *) rows + row_size * n);
+		Datum		values[CLIENT_CERTIFICATE_COLUMNS];
+		bool		nulls[CLIENT_CERTIFICATE_COLUMNS];
+		Datum		roles[CERTIFICATE_ROLES];
+		int			role_names = 0;
+		bool		visible = visibility.see_all;
+		int			i = 0;
+
+		for (int r = 0; r < c->role_count; r++)
+		{
+			char	   *name = GetUserNameFromId(c->roles[r], true);
+
+			visible = visible || role_visible(&visibility, c->roles[r]);
+			if (name != NULL)
+				roles[role_names++] = CStringGetTextDatum(name);
+		}
+		if (!visible)
+			continue;
+
+		PUT(CStringGetTextDatum(c->fingerprint));
+		PUT_UTF8(c->dns);
+		PUT_UTF8(certificate_issuer(c));
+		PUT(BoolGetDatum(c->subject_truncated));
+		PUT(BoolGetDatum(c->issuer_truncated));
+		if (c->serial[0] != '\0')
+			PUT(serial_numeric(c->serial));
+		else
+			PUT_NULL();
+		PUT_TIMESTAMP(c->not_before);
+		PUT_TIMESTAMP(c->not_after);
+		PUT_TEXT(c->key_algorithm);
+		if (c->key_bits > 0)
+			PUT(Int32GetDatum(c->key_bits));
+		else
+			PUT_NULL();
+		PUT_TEXT(c->signature_algorithm);
+		PUT(BoolGetDatum(c->verified));
+		PUT(TimestampTzGetDatum(c->first_seen));
+		PUT(TimestampTzGetDatum(c->last_seen));
+		PUT(Int64GetDatum((int64) c->attempts));
+		PUT(Int64GetDatum((int64) c->accepted));
+		PUT(PointerGetDatum(construct_array(roles, role_names, TEXTOID, -1,
+											false, TYPALIGN_INT)));
+		if (c->client_addr[0] != '\0')
+			PUT(inet_datum(c->client_addr));
+		else
+			PUT_NULL();
+		Assert(i == CLIENT_CERTIFICATE_COLUMNS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* Text elements as a text[]. */

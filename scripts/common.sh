@@ -96,6 +96,7 @@ run_harness()
 	(
 		cd "$work" &&
 		as_test_user env TESTDIR="$work" \
+			TESTDATADIR="$work/tmp_check" TESTLOGDIR="$work/tmp_check/log" \
 			PATH="$("$PG_CONFIG" --bindir):$PATH" \
 			PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
 			PERL5LIB="$pgxs_dir/src/test/perl:$work/t" \

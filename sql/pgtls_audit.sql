@@ -5,12 +5,16 @@ SELECT extname, extversion, nspname
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE extname = 'pgtls_audit';
 
--- Its objects.
+-- Its objects (without the array and view row types that 17 also lists).
 SELECT pg_describe_object(classid, objid, 0) AS object
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtls_audit')
    AND deptype = 'e'
+   AND (classid <> 'pg_type'::regclass
+        OR objid IN (SELECT t.oid FROM pg_type t
+                       JOIN pg_class c ON c.oid = t.typrelid
+                      WHERE c.relkind = 'c'))
  ORDER BY 1;
 
 -- This very session, as the store saw it connect over the unix socket.
@@ -96,7 +100,7 @@ ALTER SYSTEM SET pgtls_audit.forbidden_auth_methods = 'trust, kerberos4';
 ALTER SYSTEM SET pgtls_audit.forbidden_auth_methods = 'trust,,md5';
 ALTER SYSTEM SET pgtls_audit.log_format = 'xml';
 ALTER SYSTEM SET pgtls_audit.log_level = 'error';
-ALTER SYSTEM SET pgtls_audit.no_such_setting = 'on';
+SET pgtls_audit.no_such_setting = 'on';
 
 -- Valid values are accepted.
 ALTER SYSTEM SET pgtls_audit.ciphers = 'ECDHE+AESGCM:!aNULL';

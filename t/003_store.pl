@@ -68,7 +68,7 @@ my $row = query(
 my @c = split /\|/, $row;
 is_deeply(
 	[ @c[ 0 .. 12 ] ],
-	[qw(t t t t t ipv4 scram-sha-256 t secp256r1 localhost t f t)],
+	[qw(t t t t t ipv4 scram-sha-256 t), PgtlsAuditTest::default_group($node), qw(localhost t f t)],
 	'connections: TLS facts equal pg_stat_ssl and are complete');
 is($c[13], 63, 'pg_stat_ssl truncates the DN to 63 bytes');
 is($c[14], $long->{subject}, 'connections: the full subject DN');

@@ -89,7 +89,8 @@ my $row = $node->safe_psql(
 		application_name => "'app\nname\033x'"));
 my ($pid, $user_hex, $app) = split /\|/, $row;
 is($user_hex, hex_of($evil), 'hostile user name: exact in history');
-is($app, 'app?name?x', 'hostile application_name: as PostgreSQL cleaned it');
+is($app, PgtlsAuditTest::cleaned_ascii($node, "app\nname\033x"),
+	'hostile application_name: as PostgreSQL cleaned it');
 my $line = PgtlsAuditTest::audit_line_for_pid($node, $offset, $pid);
 is($line->{user}, $evil, 'hostile user name: exact in the log line once unescaped');
 unlike($line->{_line}, qr/[\x00-\x1f\x7f]/, 'hostile user name: no control byte');

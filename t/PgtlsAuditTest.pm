@@ -209,6 +209,9 @@ ssl_cert_file = '$pki->{server_cert}'
 ssl_key_file = '$pki->{server_key}'
 ssl_ca_file = '$pki->{ca_cert}'
 password_encryption = 'scram-sha-256'
+# the test certificates are valid for 30 days: no expiry warning unless a
+# test asks for one
+pgtls_audit.cert_expiry_warning_days = 0
 } . ($opts{conf} // ''));
 	write_hba($node, $opts{hba} // hba_lines());
 	$node->start;
@@ -427,6 +430,39 @@ sub unescape
 		return $char;
 	}
 	return $escape;
+}
+
+=pod
+
+=item cleaned_ascii($node, $value)
+
+$value as PostgreSQL keeps an application_name: each byte outside printable
+ASCII becomes "?" before 16, "\xNN" from 16 on.
+
+=cut
+
+sub cleaned_ascii
+{
+	my ($node, $value) = @_;
+	my $escape = $node->pg_version >= 16;
+	$value =~ s{([^\x20-\x7e])}{$escape ? sprintf('\\x%02x', ord($1)) : '?'}ge;
+	return $value;
+}
+
+=pod
+
+=item default_group($node)
+
+The key exchange group a default server negotiates with a default OpenSSL 3
+client: prime256v1 (ssl_ecdh_curve) before 18, X25519 (first of ssl_groups)
+from 18 on, as OpenSSL names them.
+
+=cut
+
+sub default_group
+{
+	my ($node) = @_;
+	return $node->pg_version >= 18 ? 'x25519' : 'secp256r1';
 }
 
 =pod
@@ -652,10 +688,13 @@ sub client_attempt
 
 	local %ENV = %ENV;
 	$ENV{OPENSSL_CONF} = $opts{openssl_conf} if defined $opts{openssl_conf};
+	# The SQL goes on the command line, not to psql's input: a psql refused
+	# at connection time exits without reading its input, and writing to it
+	# then fails with EPIPE when the machine is busy.
 	my ($ret, $stdout, $stderr) = $node->psql(
-		'postgres', $opts{sql} // 'SELECT 1',
+		'postgres', '',
 		connstr      => $connstr,
-		extra_params => ['-w']);
+		extra_params => [ '-w', '-c', $opts{sql} // 'SELECT 1' ]);
 
 	# Without a FATAL from the server the client never reached
 	# authentication (a handshake or libpq failure): no line will come.
