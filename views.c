@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
@@ -116,6 +117,8 @@ typedef struct AttemptScan
 } AttemptScan;
 
 static void require_store(void);
+static void require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+							int expected);
 static void init_visibility(Visibility *visibility);
 static bool role_visible(Visibility *visibility, const char *role_name);
 static void emit_attempts(FunctionCallInfo fcinfo,
@@ -140,6 +143,26 @@ require_store(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pgtls_audit must be loaded via \"shared_preload_libraries\"")));
+}
+
+/*
+ * The SQL declaration of the called function must have exactly the columns
+ * that this library fills.  A library newer than the extension's SQL objects
+ * serves their old declarations through versioned entry points (see
+ * pgtls_audit--1.0.0.sql); a declaration it does not know is refused here,
+ * before any row is built past the end of the caller's tuple descriptor.
+ */
+static void
+require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc, int expected)
+{
+	if (tupdesc->natts != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("function %s returns %d columns where the pgtls_audit library fills %d",
+						format_procedure(fcinfo->flinfo->fn_oid),
+						tupdesc->natts, expected),
+				 errdetail("The SQL objects of extension \"pgtls_audit\" do not match its installed library."),
+				 errhint("Run ALTER EXTENSION pgtls_audit UPDATE, or install the library of the extension's version.")));
 }
 
 static void
@@ -192,6 +215,7 @@ emit_attempts(FunctionCallInfo fcinfo,
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
 	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	require_columns(fcinfo, state->rsinfo->setDesc, ATTEMPT_COLUMNS);
 	init_visibility(&state->visibility);
 	scan(emit_attempt, state);
 }
@@ -425,6 +449,7 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SUMMARY_COLUMNS);
 	init_visibility(&visibility);
 	count = store_copy_aggregates(&entries);
 
@@ -465,6 +490,7 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	require_store();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	require_columns(fcinfo, tupdesc, STATUS_COLUMNS);
 	store_get_status(&status);
 
 	values[0] = Int32GetDatum(status.history_size);
@@ -506,6 +532,7 @@ pgtls_audit_server_certificate(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SERVER_CERTIFICATE_COLUMNS);
 	if (ssl == NULL || strcmp(ssl, "on") != 0 || path == NULL || path[0] == '\0')
 		return (Datum) 0;
 
