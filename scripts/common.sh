@@ -6,9 +6,12 @@ set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
-# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench.
+# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench;
+# prometheus (promtool) and prometheus-postgres-exporter for
+# t/031_prometheus.pl; zip and unzip for make dist.
 PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent valgrind
-	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
+	postgresql-15 postgresql-client-15 postgresql-server-dev-15
+	prometheus prometheus-postgres-exporter unzip)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
