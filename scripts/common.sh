@@ -8,7 +8,7 @@ PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
 # valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench;
 # prometheus (promtool) and prometheus-postgres-exporter for
-# t/031_prometheus.pl; zip and unzip for make dist.
+# t/031_prometheus.pl; unzip to read back the archive of make dist.
 PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent valgrind
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	prometheus prometheus-postgres-exporter unzip)
