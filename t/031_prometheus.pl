@@ -6,7 +6,8 @@
 # /metrics, scraped over HTTP on 127.0.0.1, must carry every series with the
 # value the views give, and the types the queries declare.  The alerting
 # rules pass promtool check rules and their unit tests (promtool test
-# rules), and name only metrics the exporter really exposes.
+# rules), and name only metrics the exporter really exposes; so does the
+# Grafana dashboard, whose queries promtool checks as PromQL.
 
 use strict;
 use warnings;
@@ -14,6 +15,7 @@ use warnings;
 use File::Basename qw(dirname);
 use HTTP::Tiny;
 use IPC::Run;
+use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -25,6 +27,7 @@ my $srcdir = dirname(dirname(__FILE__));
 my $queries = "$srcdir/monitoring/queries.yaml";
 my $alerts = "$srcdir/monitoring/alerts.yml";
 my $alerts_test = "$srcdir/monitoring/alerts_test.yml";
+my $dashboard = "$srcdir/monitoring/grafana-dashboard.json";
 
 my $exporter = '/usr/bin/prometheus-postgres-exporter';
 my $promtool = '/usr/bin/promtool';
@@ -64,6 +67,32 @@ while (<$fh>)
 close $fh;
 is(scalar(grep { !$alert_tested{$_} } @alert_names),
 	0, 'every alert has a unit test: ' . join(', ', @alert_names));
+
+# The Grafana dashboard's queries are valid PromQL: promtool checks them as
+# recording rules.  The metrics they name are checked against the exporter
+# below.
+my $panels = decode_json(slurp_file($dashboard))->{panels};
+my (@dashboard_exprs, %dashboard_metrics);
+foreach my $panel (@$panels)
+{
+	foreach my $target (@{ $panel->{targets} })
+	{
+		(my $expr = $target->{expr}) =~ s/\$instance/.*/g;
+		push @dashboard_exprs, $expr;
+		$dashboard_metrics{$1} = 1 while $expr =~ /\b(pgtls_audit_\w+)/g;
+	}
+}
+my $rules = PostgreSQL::Test::Utils::tempdir() . '/dashboard_rules.yml';
+open $fh, '>', $rules or die "$rules: $!";
+print $fh "groups:\n  - name: dashboard\n    rules:\n";
+printf $fh "      - record: dashboard_query_%d\n        expr: %s\n", $_,
+  JSON::PP->new->encode([ $dashboard_exprs[$_] ]) =~ s/^\[|\]$//gr
+  foreach 0 .. $#dashboard_exprs;
+close $fh;
+$ok = IPC::Run::run([ $promtool, 'check', 'rules', $rules ],
+	'>', \$stdout, '2>', \$stderr);
+ok($ok, scalar(@dashboard_exprs) . ' queries of the Grafana dashboard are valid PromQL')
+  or diag("$stdout$stderr");
 
 # A server whose history and summary fill up: 10 is the least of each.
 my $pki = PgtlsAuditTest::make_pki();
@@ -225,6 +254,10 @@ foreach my $name (sort keys %expected_types)
 foreach my $name (sort keys %alert_metrics)
 {
 	ok(exists $samples{$name}, "alerts.yml's $name is exposed by the exporter");
+}
+foreach my $name (sort keys %dashboard_metrics)
+{
+	ok(exists $samples{$name}, "the dashboard's $name is exposed by the exporter");
 }
 
 # Values.
