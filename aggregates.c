@@ -121,6 +121,7 @@ make_key(AggregateKey *key, const AuditRecord *record)
 		strlcpy(key->tls_version, tls_version, sizeof(key->tls_version));
 	if (cipher)
 		strlcpy(key->cipher, cipher, sizeof(key->cipher));
+	key->role_oid = record->role_oid;
 	key->transport = record->transport;
 	key->outcome = record->outcome;
 }
@@ -238,6 +239,7 @@ aggregates_merge(Aggregates *aggregates, const AggregateEntry *entry,
 			sizeof(key.database_name));
 	strlcpy(key.tls_version, entry->key.tls_version, sizeof(key.tls_version));
 	strlcpy(key.cipher, entry->key.cipher, sizeof(key.cipher));
+	key.role_oid = entry->key.role_oid;
 	key.transport = entry->key.transport;
 	key.outcome = entry->key.outcome;
 	add(aggregates, &key, entry->count, entry->first_seen, entry->last_seen,

@@ -18,6 +18,7 @@
 
 typedef struct AggregateKey
 {
+	Oid			role_oid;		/* of user_name, when the role exists */
 	char		user_name[NAMEDATALEN];
 	char		database_name[NAMEDATALEN];
 	char		tls_version[RECORD_SHORT_LEN];

@@ -85,6 +85,8 @@ stage_name(AuditStage stage)
 			return "authentication";
 		case STAGE_HANDSHAKE:
 			return "handshake";
+		case STAGE_AUTHORIZATION:
+			return "authorization";
 	}
 	return "unknown";
 }

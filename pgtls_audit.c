@@ -18,11 +18,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "storage/ipc.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -68,6 +70,16 @@ static bool attempt_recorded = false;
 /* The line of a refused attempt, written when the backend exits. */
 static char *pending_line = NULL;
 
+/*
+ * An attempt the hook accepted, and the memory holding it, until
+ * InitPostgres commits its transaction: PostgreSQL may still refuse the
+ * connection after authentication (NOLOGIN, no such database, CONNECT
+ * privilege, connection limits), and the record must say so.
+ */
+static AuditAttempt *accepted_attempt = NULL;
+static MemoryContext accepted_context = NULL;
+static bool xact_callback_registered = false;
+
 /*---- Function declarations ----*/
 
 void		_PG_init(void);
@@ -77,6 +89,11 @@ static void pgtls_audit_emit_log(ErrorData *edata);
 static bool is_refusal(const ErrorData *edata);
 static void record_refusal(const ErrorData *edata);
 static void log_pending_line(int code, Datum arg);
+static void defer_accepted_attempt(AuditAttempt *attempt, MemoryContext context);
+static void settle_accepted_attempt(XactEvent event, void *arg);
+static void refuse_accepted_attempt(const char *reason);
+static void release_accepted_attempt(void);
+static void record_attempt_at_exit(const AuditAttempt *attempt);
 static AuditOutcome decide_outcome(int status, uint32 violations);
 static char *format_line(const AuditAttempt *attempt);
 static void log_line(const char *line);
@@ -137,7 +154,7 @@ pgtls_audit_client_authentication(Port *port, int status)
 {
 	MemoryContext context;
 	MemoryContext oldcontext;
-	AuditAttempt attempt;
+	AuditAttempt *attempt;
 
 	if (prev_client_authentication_hook)
 		prev_client_authentication_hook(port, status);
@@ -145,26 +162,100 @@ pgtls_audit_client_authentication(Port *port, int status)
 	/* PostgreSQL's FATAL after a failed authentication is this attempt */
 	attempt_recorded = true;
 
-	context = AllocSetContextCreate(CurrentMemoryContext, "pgtls_audit",
+	context = AllocSetContextCreate(TopMemoryContext, "pgtls_audit",
 									ALLOCSET_SMALL_SIZES);
 	oldcontext = MemoryContextSwitchTo(context);
 
-	capture_attempt(port, status, &attempt);
-	attempt.stage = STAGE_AUTHENTICATION;
-	attempt.judged = (pgtls_audit_mode != MODE_OFF);
-	if (attempt.judged)
-		attempt.violations = judge_attempt(&attempt);
-	attempt.outcome = decide_outcome(status, attempt.violations);
+	attempt = palloc(sizeof(AuditAttempt));
+	capture_attempt(port, status, attempt);
+	/* a transaction is open: visibility follows the role, not its name */
+	attempt->role_oid = get_role_oid(port->user_name, true);
+	attempt->stage = STAGE_AUTHENTICATION;
+	attempt->judged = (pgtls_audit_mode != MODE_OFF);
+	if (attempt->judged)
+		attempt->violations = judge_attempt(attempt);
+	attempt->outcome = decide_outcome(status, attempt->violations);
+	MemoryContextSwitchTo(oldcontext);
+
+	if (attempt->outcome == OUTCOME_ACCEPTED)
+	{
+		defer_accepted_attempt(attempt, context);
+		return;
+	}
 
 	if (log_connections)
-		log_line(format_line(&attempt));
-	store_attempt(&attempt);
+		log_line(format_line(attempt));
+	store_attempt(attempt);
 
-	if (attempt.outcome == OUTCOME_REJECTED)
-		reject_attempt(&attempt);
+	if (attempt->outcome == OUTCOME_REJECTED)
+		reject_attempt(attempt);
 
-	MemoryContextSwitchTo(oldcontext);
 	MemoryContextDelete(context);
+}
+
+/*
+ * Keep an accepted attempt, with the memory its strings live in, until
+ * the transaction InitPostgres opened before authentication commits: then
+ * the connection is established and the attempt is recorded as accepted.
+ * A FATAL before that (seen by the emit_log_hook) records it as refused.
+ */
+static void
+defer_accepted_attempt(AuditAttempt *attempt, MemoryContext context)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(settle_accepted_attempt, NULL);
+		xact_callback_registered = true;
+	}
+	accepted_attempt = attempt;
+	accepted_context = context;
+}
+
+/*
+ * At the commit of the startup transaction, the accepted attempt is
+ * recorded.  At an abort without a FATAL the emit_log_hook saw (one
+ * filtered by log_min_messages), it is recorded as refused, without a
+ * reason.
+ */
+static void
+settle_accepted_attempt(XactEvent event, void *arg)
+{
+	if (accepted_attempt == NULL)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT)
+	{
+		if (log_connections)
+			log_line(format_line(accepted_attempt));
+		store_attempt(accepted_attempt);
+		release_accepted_attempt();
+	}
+	else if (event == XACT_EVENT_ABORT)
+		refuse_accepted_attempt(NULL);
+}
+
+static void
+release_accepted_attempt(void)
+{
+	accepted_attempt = NULL;
+	MemoryContextDelete(accepted_context);
+	accepted_context = NULL;
+}
+
+/*
+ * PostgreSQL refused an authenticated connection: record the accepted
+ * attempt as refused at stage authorization, with the server's reason.
+ * This runs inside error reporting: the line is written at exit.
+ */
+static void
+refuse_accepted_attempt(const char *reason)
+{
+	AuditAttempt *attempt = accepted_attempt;
+
+	attempt->outcome = OUTCOME_REFUSED;
+	attempt->stage = STAGE_AUTHORIZATION;
+	attempt->reason = reason;
+	record_attempt_at_exit(attempt);
+	release_accepted_attempt();
 }
 
 /*
@@ -179,6 +270,8 @@ pgtls_audit_emit_log(ErrorData *edata)
 	if (ClientAuthInProgress && !attempt_recorded && MyProcPort != NULL &&
 		is_refusal(edata))
 		record_refusal(edata);
+	else if (accepted_attempt != NULL && edata->elevel >= FATAL)
+		refuse_accepted_attempt(edata->message);
 
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -222,11 +315,21 @@ record_refusal(const ErrorData *edata)
 	if (attempt.judged)
 		attempt.violations = judge_attempt(&attempt);
 
-	store_attempt(&attempt);
+	record_attempt_at_exit(&attempt);
+}
+
+/*
+ * Record a refused attempt from inside error reporting: in the store now,
+ * in the log when the backend exits, rather than by a nested ereport here.
+ */
+static void
+record_attempt_at_exit(const AuditAttempt *attempt)
+{
+	store_attempt(attempt);
 
 	if (log_connections)
 	{
-		pending_line = MemoryContextStrdup(TopMemoryContext, format_line(&attempt));
+		pending_line = MemoryContextStrdup(TopMemoryContext, format_line(attempt));
 		on_proc_exit(log_pending_line, (Datum) 0);
 	}
 }

@@ -46,7 +46,8 @@ typedef enum AuditOutcome
 typedef enum AuditStage
 {
 	STAGE_AUTHENTICATION,		/* seen by ClientAuthentication_hook */
-	STAGE_HANDSHAKE				/* refused before authentication */
+	STAGE_HANDSHAKE,			/* refused before authentication */
+	STAGE_AUTHORIZATION			/* refused by PostgreSQL after it */
 } AuditStage;
 
 /*
@@ -73,6 +74,7 @@ typedef struct AuditAttempt
 	TimestampTz time;
 	int			pid;
 	const char *user_name;
+	Oid			role_oid;		/* the role named user_name, if one exists */
 	const char *database_name;
 	const char *application_name;
 	bool		replication;
@@ -182,6 +184,7 @@ typedef struct AuditRecord
 	bool		string_truncated[RS_COUNT];
 	uint16		string_offset[RS_COUNT];	/* into strings[] */
 	uint16		strings_used;
+	Oid			role_oid;		/* InvalidOid: no such role, or unknown */
 	char		strings[FLEXIBLE_ARRAY_MEMBER];
 } AuditRecord;
 

@@ -87,6 +87,7 @@ build_record(AuditRecord *r, const AuditAttempt *a, int max_dn_length)
 	r->cert_not_before = a->cert_not_before;
 	r->cert_not_after = a->cert_not_after;
 	r->pid = a->pid;
+	r->role_oid = a->role_oid;
 	r->violations = a->violations;
 	r->client_port = a->client_port;
 	r->auth_method_code = a->auth_method_code;
@@ -151,14 +152,6 @@ put_string(AuditRecord *record, RecordString which, const char *value,
 	record->strings_used += length + 1;
 }
 
-const char *
-record_string(const AuditRecord *record, RecordString which)
-{
-	if (!record->string_present[which])
-		return NULL;
-	return record->strings + record->string_offset[which];
-}
-
 Size
 record_size(const AuditRecord *record)
 {
@@ -187,7 +180,7 @@ record_is_valid(const AuditRecord *r, Size size)
 		r->auth_method_code < -1 || r->auth_method_code > USER_AUTH_LAST ||
 		r->transport > TRANSPORT_IPV6 ||
 		r->outcome > OUTCOME_REFUSED ||
-		r->stage > STAGE_HANDSHAKE ||
+		r->stage > STAGE_AUTHORIZATION ||
 		r->cipher_bits < 0 || r->cert_key_bits < 0 || r->hba_line < 0 ||
 		r->client_port < -1 || r->client_port > 65535)
 		return false;

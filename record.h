@@ -20,7 +20,15 @@ extern Size record_size(const AuditRecord *record);
 extern bool record_is_valid(const AuditRecord *record, Size size);
 extern void repack_record(AuditRecord *target, const AuditRecord *source,
 						  int max_dn_length);
-extern const char *record_string(const AuditRecord *record, RecordString which);
 extern void record_to_attempt(const AuditRecord *record, AuditAttempt *attempt);
+
+/* One of a record's strings, or NULL; inline: a view reads 18 per row. */
+static inline const char *
+record_string(const AuditRecord *record, RecordString which)
+{
+	if (!record->string_present[which])
+		return NULL;
+	return record->strings + record->string_offset[which];
+}
 
 #endif							/* PGTLS_AUDIT_RECORD_H */

@@ -64,16 +64,16 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
 #define PUT_TIMESTAMP(t) (timestamp_value((t), &values[i]) ? \
 						  (nulls[i++] = false) : (nulls[i++] = true))
 
-/* Which roles' rows the caller may see, decided once per role name. */
+/* Which roles' rows the caller may see, decided once per role. */
 typedef struct Visibility
 {
 	bool		see_all;
-	HTAB	   *decided;		/* role name -> bool */
+	HTAB	   *decided;		/* role OID -> bool */
 } Visibility;
 
 typedef struct VisibilityEntry
 {
-	char		role_name[NAMEDATALEN];
+	Oid			role_oid;
 	bool		visible;
 } VisibilityEntry;
 
@@ -120,7 +120,7 @@ static void require_store(void);
 static void require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc,
 							int expected);
 static void init_visibility(Visibility *visibility);
-static bool role_visible(Visibility *visibility, const char *role_name);
+static bool role_visible(Visibility *visibility, Oid role_oid);
 static void emit_attempts(FunctionCallInfo fcinfo,
 						  void (*scan) (RecordVisitor visitor, void *arg));
 static void emit_attempt(const AuditRecord *record, void *arg);
@@ -174,34 +174,32 @@ init_visibility(Visibility *visibility)
 	visibility->decided = NULL;
 	if (visibility->see_all)
 		return;
-	ctl.keysize = NAMEDATALEN;
+	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(VisibilityEntry);
 	ctl.hcxt = CurrentMemoryContext;
 	visibility->decided = hash_create("pgtls_audit visibility", 64, &ctl,
-									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /*
- * Whether rows of the role named role_name may be shown.  Rows of a name
- * that is no role (a failed login as a stranger) only to see_all.
+ * Whether rows of the role role_oid may be shown, as pg_stat_ssl decides.
+ * The OID, not the name: a role created later under a dropped role's name
+ * is another role.  Rows of a name that was no role (a failed login as a
+ * stranger), or whose role is unknown, only to see_all.
  */
 static bool
-role_visible(Visibility *visibility, const char *role_name)
+role_visible(Visibility *visibility, Oid role_oid)
 {
 	VisibilityEntry *entry;
 	bool		found;
 
 	if (visibility->see_all)
 		return true;
-	if (role_name == NULL)
+	if (!OidIsValid(role_oid))
 		return false;
-	entry = hash_search(visibility->decided, role_name, HASH_ENTER, &found);
+	entry = hash_search(visibility->decided, &role_oid, HASH_ENTER, &found);
 	if (!found)
-	{
-		Oid			role = get_role_oid(role_name, true);
-
-		entry->visible = OidIsValid(role) && has_privs_of_role(GetUserId(), role);
-	}
+		entry->visible = has_privs_of_role(GetUserId(), role_oid);
 	return entry->visible;
 }
 
@@ -244,7 +242,7 @@ emit_attempt(const AuditRecord *r, void *arg)
 	int			i = 0;
 
 
-	if (!role_visible(&state->visibility, record_string(r, RS_USER_NAME)))
+	if (!role_visible(&state->visibility, r->role_oid))
 		return;
 
 	PUT(Int64GetDatum((int64) r->event_id));
@@ -255,7 +253,7 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT(cached_violations(state, r->violations));
 	else
 		PUT_NULL();
-	if (pgtls_audit_mode != MODE_OFF && r->stage == STAGE_AUTHENTICATION)
+	if (pgtls_audit_mode != MODE_OFF && r->stage != STAGE_HANDSHAKE)
 		PUT(cached_violations(state, current_violations(state, r)));
 	else
 		PUT_NULL();
@@ -459,7 +457,7 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 		Datum		values[SUMMARY_COLUMNS];
 		bool		nulls[SUMMARY_COLUMNS] = {0};
 
-		if (!role_visible(&visibility, e->key.user_name))
+		if (!role_visible(&visibility, e->key.role_oid))
 			continue;
 		nulls[0] = e->key.user_name[0] == '\0';
 		values[0] = CStringGetTextDatum(e->key.user_name);

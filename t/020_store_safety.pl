@@ -141,5 +141,29 @@ is($total, $retained + $overwritten,
 is($rows, $retained, 'history holds events_retained rows');
 cmp_ok($flood_rows, '>', 0, 'the refused attempts are in the history');
 
+# A fast shutdown while clients keep connecting completes promptly and
+# cleanly, and saves a store the next start loads.
+my $script = $node->basedir . '/select1.sql';
+PostgreSQL::Test::Utils::append_to_file($script, "SELECT 1;\n");
+my ($bench_out, $bench_err) = ('', '');
+my $storm = IPC::Run::start(
+	[ 'pgbench', '-n', '-C', '-c', 8, '-T', 30, '-f', $script,
+	  $node->connstr('postgres') ],
+	'>', \$bench_out, '2>', \$bench_err);
+usleep(1_000_000);
+my $offset = -s $node->logfile;
+$started = time();
+$node->stop('fast');
+my $stopping = time() - $started;
+$storm->finish;
+cmp_ok($stopping, '<', 10,
+	sprintf('a fast shutdown during a storm took %.1f s', $stopping));
+ok($node->log_contains('database system is shut down', $offset),
+	'the shutdown was clean');
+$node->start;
+cmp_ok(
+	$node->safe_psql('postgres', 'SELECT count(*) FROM pgtls_audit.history'),
+	'>', 1, 'the store saved at that shutdown is loaded');
+
 $node->stop('fast');
 done_testing();

@@ -116,7 +116,7 @@ foreach my $field (sort keys %fields)
 	my $bytes = PostgreSQL::Test::Utils::slurp_file($dump);
 	my ($record_header_size) = unpack('x8 V', $bytes);
 	my ($history_count) = unpack('x48 Q', $bytes);
-	is($record_header_size, 150, "$field: the record layout is the one tested")
+	is($record_header_size, 156, "$field: the record layout is the one tested")
 	  if $field eq 'event_id';
 	cmp_ok($history_count, '>', 0, "$field: the dump holds records");
 	substr($bytes, 64 + 4 + $at, length(pack($format, 0))) = pack($format, $value);
