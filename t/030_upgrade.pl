@@ -10,8 +10,10 @@
 # volatility, parallel safety), the columns of every relation and composite
 # type, privileges and initial privileges, comments.  Nothing here names an
 # object: objects added by later upgrade scripts are compared the same way.
-# Finally a function declared with columns the library does not fill fails
-# with a clear error instead of building a wrong row.
+# CREATE EXTENSION ... VERSION also proves that every C symbol an old
+# version declares is still in the library (the C validator looks each one
+# up).  Finally a function declared with columns the library does not fill
+# fails with a clear error instead of building a wrong row.
 
 use strict;
 use warnings;

@@ -153,9 +153,9 @@ my $run = IPC::Run::start(
 	'<', \undef, '>', \$exp_out, '2>', \$exp_err,
 	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn; });
 
-my $http = HTTP::Tiny->new(timeout => 10);
+my $http = HTTP::Tiny->new(timeout => 30);
 my $response;
-foreach my $try (1 .. 100)
+foreach my $try (1 .. 300)
 {
 	$response = $http->get("http://127.0.0.1:$port/metrics");
 	last if $response->{success} && $response->{content} =~ /^pg_up 1$/m;
