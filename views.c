@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
@@ -35,6 +36,7 @@ PG_FUNCTION_INFO_V1(pgtls_audit_history);
 PG_FUNCTION_INFO_V1(pgtls_audit_sessions);
 PG_FUNCTION_INFO_V1(pgtls_audit_summary);
 PG_FUNCTION_INFO_V1(pgtls_audit_status);
+PG_FUNCTION_INFO_V1(pgtls_audit_status_1_1);
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
 PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
@@ -119,6 +121,9 @@ typedef struct AttemptScan
 } AttemptScan;
 
 static void require_store(void);
+static Datum status_record(FunctionCallInfo fcinfo, int columns);
+static void require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+							int expected);
 static void init_visibility(Visibility *visibility);
 static bool role_visible(Visibility *visibility, Oid role_oid);
 static void emit_attempts(FunctionCallInfo fcinfo,
@@ -143,6 +148,26 @@ require_store(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pgtls_audit must be loaded via \"shared_preload_libraries\"")));
+}
+
+/*
+ * The SQL declaration of the called function must have exactly the columns
+ * that this library fills.  A library newer than the extension's SQL objects
+ * serves their old declarations through versioned entry points (see
+ * pgtls_audit--1.0.0.sql); a declaration it does not know is refused here,
+ * before any row is built past the end of the caller's tuple descriptor.
+ */
+static void
+require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc, int expected)
+{
+	if (tupdesc->natts != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("function %s returns %d columns where the pgtls_audit library fills %d",
+						format_procedure(fcinfo->flinfo->fn_oid),
+						tupdesc->natts, expected),
+				 errdetail("The SQL objects of extension \"pgtls_audit\" do not match its installed library."),
+				 errhint("Run ALTER EXTENSION pgtls_audit UPDATE, or install the library of the extension's version.")));
 }
 
 static void
@@ -193,6 +218,7 @@ emit_attempts(FunctionCallInfo fcinfo,
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
 	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	require_columns(fcinfo, state->rsinfo->setDesc, ATTEMPT_COLUMNS);
 	init_visibility(&state->visibility);
 	scan(emit_attempt, state);
 }
@@ -426,6 +452,7 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SUMMARY_COLUMNS);
 	init_visibility(&visibility);
 	count = store_copy_aggregates(&entries);
 
@@ -455,8 +482,24 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * pgtls_audit.status: 1.0.0 declares nine columns; 1.1.0 adds the
+ * certificate inventory's three, under the symbol pgtls_audit_status_1_1.
+ */
 Datum
 pgtls_audit_status(PG_FUNCTION_ARGS)
+{
+	return status_record(fcinfo, STATUS_COLUMNS_1_0);
+}
+
+Datum
+pgtls_audit_status_1_1(PG_FUNCTION_ARGS)
+{
+	return status_record(fcinfo, STATUS_COLUMNS);
+}
+
+static Datum
+status_record(FunctionCallInfo fcinfo, int columns)
 {
 	TupleDesc	tupdesc;
 	StoreStatus status;
@@ -466,6 +509,7 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	require_store();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	require_columns(fcinfo, tupdesc, columns);
 	store_get_status(&status);
 
 	values[0] = Int32GetDatum(status.history_size);
@@ -477,13 +521,9 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum((int64) status.aggregates_evicted);
 	values[7] = Int32GetDatum(status.max_dn_length);
 	values[8] = TimestampTzGetDatum(status.stats_reset);
-	/* 1.1 added the certificate inventory; 1.0's type stops above */
 	values[9] = Int32GetDatum(status.max_certificates);
 	values[10] = Int32GetDatum(status.certificates);
 	values[11] = Int64GetDatum((int64) status.certificates_evicted);
-	if (tupdesc->natts != STATUS_COLUMNS && tupdesc->natts != STATUS_COLUMNS_1_0)
-		elog(ERROR, "unexpected number of columns in pgtls_audit.status_record: %d",
-			 tupdesc->natts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -514,6 +554,7 @@ pgtls_audit_server_certificate(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SERVER_CERTIFICATE_COLUMNS);
 	if (ssl == NULL || strcmp(ssl, "on") != 0 || path == NULL || path[0] == '\0')
 		return (Datum) 0;
 
@@ -596,6 +637,7 @@ pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, CLIENT_CERTIFICATE_COLUMNS);
 	init_visibility(&visibility);
 	count = store_copy_certificates(&rows, &row_size);
 
