@@ -22,7 +22,7 @@ CREATE FUNCTION status_record(
 	OUT certificates_evicted bigint
 )
 RETURNS record
-AS 'MODULE_PATHNAME', 'pgtls_audit_status'
+AS 'MODULE_PATHNAME', 'pgtls_audit_status_1_1'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 -- The store's sizes and counters: nothing is lost silently.
@@ -64,6 +64,9 @@ CREATE VIEW client_certificates AS
 	  FROM client_certificate_records();
 
 GRANT SELECT ON status, client_certificates TO PUBLIC;
+
+-- A function whose result columns change here gets a new C symbol ending in
+-- _1_1, and the old symbol keeps serving 1.0.0: see pgtls_audit--1.0.0.sql.
 
 -- The rule of pgtls_audit.rules_file that judged the attempt, and the one
 -- that would judge it now (NULL: the GUCs).

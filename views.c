@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
@@ -43,6 +44,7 @@ PG_FUNCTION_INFO_V1(pgtls_audit_rules);
 PG_FUNCTION_INFO_V1(pgtls_audit_rule_for);
 PG_FUNCTION_INFO_V1(pgtls_audit_summary);
 PG_FUNCTION_INFO_V1(pgtls_audit_status);
+PG_FUNCTION_INFO_V1(pgtls_audit_status_1_1);
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
 PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
@@ -150,6 +152,9 @@ typedef struct AttemptScan
 } AttemptScan;
 
 static void require_store(void);
+static Datum status_record(FunctionCallInfo fcinfo, int columns);
+static void require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+							int expected);
 static void init_visibility(Visibility *visibility);
 static bool role_visible(Visibility *visibility, Oid role_oid);
 static void emit_attempts(FunctionCallInfo fcinfo,
@@ -181,6 +186,26 @@ require_store(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pgtls_audit must be loaded via \"shared_preload_libraries\"")));
+}
+
+/*
+ * The SQL declaration of the called function must have exactly the columns
+ * that this library fills.  A library newer than the extension's SQL objects
+ * serves their old declarations through versioned entry points (see
+ * pgtls_audit--1.0.0.sql); a declaration it does not know is refused here,
+ * before any row is built past the end of the caller's tuple descriptor.
+ */
+static void
+require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc, int expected)
+{
+	if (tupdesc->natts != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("function %s returns %d columns where the pgtls_audit library fills %d",
+						format_procedure(fcinfo->flinfo->fn_oid),
+						tupdesc->natts, expected),
+				 errdetail("The SQL objects of extension \"pgtls_audit\" do not match its installed library."),
+				 errhint("Run ALTER EXTENSION pgtls_audit UPDATE, or install the library of the extension's version.")));
 }
 
 static void
@@ -233,6 +258,7 @@ emit_attempts(FunctionCallInfo fcinfo,
 	InitMaterializedSRF(fcinfo, 0);
 	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	state->columns_count = columns_count;
+	require_columns(fcinfo, state->rsinfo->setDesc, columns_count);
 	init_visibility(&state->visibility);
 	scan(emit_attempt, state);
 }
@@ -562,6 +588,7 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SUMMARY_COLUMNS);
 	init_visibility(&visibility);
 	count = store_copy_aggregates(&entries);
 
@@ -591,8 +618,24 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * pgtls_audit.status: 1.0.0 declares nine columns; 1.1.0 adds the
+ * certificate inventory's three, under the symbol pgtls_audit_status_1_1.
+ */
 Datum
 pgtls_audit_status(PG_FUNCTION_ARGS)
+{
+	return status_record(fcinfo, STATUS_COLUMNS_1_0);
+}
+
+Datum
+pgtls_audit_status_1_1(PG_FUNCTION_ARGS)
+{
+	return status_record(fcinfo, STATUS_COLUMNS);
+}
+
+static Datum
+status_record(FunctionCallInfo fcinfo, int columns)
 {
 	TupleDesc	tupdesc;
 	StoreStatus status;
@@ -602,6 +645,7 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	require_store();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	require_columns(fcinfo, tupdesc, columns);
 	store_get_status(&status);
 
 	values[0] = Int32GetDatum(status.history_size);
@@ -613,13 +657,9 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum((int64) status.aggregates_evicted);
 	values[7] = Int32GetDatum(status.max_dn_length);
 	values[8] = TimestampTzGetDatum(status.stats_reset);
-	/* 1.1 added the certificate inventory; 1.0's type stops above */
 	values[9] = Int32GetDatum(status.max_certificates);
 	values[10] = Int32GetDatum(status.certificates);
 	values[11] = Int64GetDatum((int64) status.certificates_evicted);
-	if (tupdesc->natts != STATUS_COLUMNS && tupdesc->natts != STATUS_COLUMNS_1_0)
-		elog(ERROR, "unexpected number of columns in pgtls_audit.status_record: %d",
-			 tupdesc->natts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -650,6 +690,7 @@ pgtls_audit_server_certificate(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SERVER_CERTIFICATE_COLUMNS);
 	if (ssl == NULL || strcmp(ssl, "on") != 0 || path == NULL || path[0] == '\0')
 		return (Datum) 0;
 
@@ -732,6 +773,7 @@ pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, CLIENT_CERTIFICATE_COLUMNS);
 	init_visibility(&visibility);
 	count = store_copy_certificates(&rows, &row_size);
 
@@ -829,6 +871,7 @@ pgtls_audit_rules(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, RULES_COLUMNS);
 	if (path == NULL)
 		return (Datum) 0;
 
@@ -896,6 +939,7 @@ pgtls_audit_rule_for(PG_FUNCTION_ARGS)
 				 errmsg("user name must not be null")));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	require_columns(fcinfo, tupdesc, RULE_FOR_COLUMNS);
 	user_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(1))
 		database_name = text_to_cstring(PG_GETARG_TEXT_PP(1));

@@ -52,8 +52,13 @@ ids_increase('clean restart', $before);
 $before = max_event_id();
 my $session = PgtlsAuditTest::background_session($node, $node->connstr('postgres'));
 my $pid = $session->query('SELECT pg_backend_pid()');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 eval { $session->quit };
+# A query that the postmaster lets in before it notices the death would
+# answer the poll below: wait for the crash restart to begin.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/,
+	$log_offset);
 $node->poll_query_until('postgres', 'SELECT 1', '1')
   or die 'the server did not come back after the crash restart';
 ids_increase('crash restart', $before);
