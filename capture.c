@@ -151,9 +151,11 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 	}
 #endif
 
-	/* a refused handshake has no TLS facts worth the name */
-	if (port->ssl_in_use && port->ssl != NULL &&
-		SSL_is_init_finished((SSL *) port->ssl))
+	/*
+	 * A refused handshake has no TLS facts worth the name; a session that
+	 * completed its handshake keeps them, even once an error has ended it.
+	 */
+	if (port->ssl_in_use && port->ssl != NULL)
 	{
 		attempt->ssl = true;
 		capture_tls((SSL *) port->ssl, attempt);
@@ -164,6 +166,22 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 			capture_certificate((X509 *) port->peer, attempt);
 		}
 	}
+}
+
+/*
+ * The TLS facts of a handshake that the client broke off once the server
+ * had chosen its parameters, as a client does that rejects the server's
+ * certificate: protocol, cipher, group and SNI are known.
+ */
+void
+capture_unfinished_handshake(Port *port, AuditAttempt *attempt)
+{
+	SSL		   *ssl = (SSL *) port->ssl;
+
+	if (attempt->ssl || ssl == NULL || SSL_get_current_cipher(ssl) == NULL)
+		return;
+	attempt->ssl = true;
+	capture_tls(ssl, attempt);
 }
 
 static void
