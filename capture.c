@@ -23,6 +23,7 @@
 #include "libpq/hba.h"
 #include "miscadmin.h"
 #include "replication/walsender.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
@@ -124,6 +125,11 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 									   service, sizeof(service),
 									   NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 				{
+					/*
+					 * "fe80::1%eth0": inet has no zone id, so drop it as
+					 * pg_stat_activity.client_addr does
+					 */
+					clean_ipv6_addr(port->raddr.addr.ss_family, host);
 					attempt->client_addr = pstrdup(host);
 					attempt->client_port = atoi(service);
 				}

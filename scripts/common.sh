@@ -7,7 +7,7 @@ set -euo pipefail
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
 # valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench.
-PACKAGES=(make gcc openssl perl libipc-run-perl libio-socket-ssl-perl libkrb5-dev pg-bsd-indent valgrind
+PACKAGES=(make gcc openssl perl libipc-run-perl libio-socket-ssl-perl iproute2 libkrb5-dev pg-bsd-indent valgrind
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
