@@ -148,12 +148,18 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 	}
 
 #ifdef ENABLE_GSS
+
+	/*
+	 * PostgreSQL marks GSSAPI authentication before the exchange, so only a
+	 * successful one counts.  The principal is the one the exchange (or the
+	 * GSSAPI encryption) proved, also when it did not match the role.
+	 */
 	if (port->gss != NULL)
 	{
-		attempt->gss_authenticated = be_gssapi_get_auth(port);
+		attempt->gss_authenticated = be_gssapi_get_auth(port) &&
+			status == STATUS_OK;
 		attempt->gss_encrypted = be_gssapi_get_enc(port);
-		if (attempt->gss_authenticated)
-			attempt->gss_principal = be_gssapi_get_princ(port);
+		attempt->gss_principal = be_gssapi_get_princ(port);
 	}
 #endif
 

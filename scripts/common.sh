@@ -6,8 +6,11 @@ set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
-# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench.
+# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench;
+# the MIT KDC and clients (krb5-*) are for t/011_gssapi.pl, IO::Socket::SSL
+# and iproute2 for the raw clients and the network namespace of the tests.
 PACKAGES=(make gcc openssl perl libipc-run-perl libio-socket-ssl-perl iproute2 libkrb5-dev pg-bsd-indent valgrind
+	krb5-kdc krb5-admin-server krb5-user
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
