@@ -31,6 +31,7 @@
 /* SHA-256, fetched once in the postmaster rather than per connection. */
 static EVP_MD *sha256 = NULL;
 
+static bool handshake_completed(SSL *ssl);
 static void capture_tls(SSL *ssl, AuditAttempt *attempt);
 static char *name_to_rfc2253(X509_NAME *name);
 static char *serial_to_decimal(const ASN1_INTEGER *serial);
@@ -164,10 +165,12 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 #endif
 
 	/*
-	 * A refused handshake has no TLS facts worth the name; a session that
-	 * completed its handshake keeps them, even once an error has ended it.
+	 * A refused handshake has no TLS facts worth the name (ssl_in_use is set
+	 * before it); a session that completed its handshake keeps them, even
+	 * once an error (a bad record) has ended it.
 	 */
-	if (port->ssl_in_use && port->ssl != NULL)
+	if (port->ssl_in_use && port->ssl != NULL &&
+		handshake_completed((SSL *) port->ssl))
 	{
 		attempt->ssl = true;
 		capture_tls((SSL *) port->ssl, attempt);
@@ -194,6 +197,20 @@ capture_unfinished_handshake(Port *port, AuditAttempt *attempt)
 		return;
 	attempt->ssl = true;
 	capture_tls(ssl, attempt);
+}
+
+/*
+ * Whether the server received the client's Finished message.  After a
+ * fatal error OpenSSL no longer says SSL_is_init_finished(), but it keeps
+ * the Finished message of a handshake that completed.
+ */
+static bool
+handshake_completed(SSL *ssl)
+{
+	unsigned char finished[EVP_MAX_MD_SIZE];
+
+	return SSL_is_init_finished(ssl) ||
+		SSL_get_peer_finished(ssl, finished, sizeof(finished)) > 0;
 }
 
 static void
