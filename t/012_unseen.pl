@@ -20,6 +20,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 use PgtlsAuditTest;
 
@@ -68,24 +69,39 @@ my %attempts = (
 			expected_stderr => qr/password authentication failed/);
 	});
 
-# What each attempt left: "outcome/stage" of its history rows, and whether
-# an audit line was written.
+# What attempt $name left: "outcome/stage" of its history rows, and the
+# number of audit lines written.  Wait for what is expected to be seen; what
+# is expected to stay unseen gets a second more, once the rest is there.
 sub what_is_seen
 {
-	my ($name) = @_;
+	my ($name, $rows_expected, $lines_expected) = @_;
 	my $last = $node->safe_psql('postgres',
 		'SELECT coalesce(max(event_id), 0) FROM pgtls_audit.history');
 	my $offset = -s $node->logfile;
 	$attempts{$name}->();
-	# the backend exits right after the client; leave it time to record
-	sleep(1);
-	my $rows = $node->safe_psql(
-		'postgres', qq{
+	my $seen = sub {
+		my $rows = $node->safe_psql(
+			'postgres', qq{
 SELECT coalesce(string_agg(outcome || '/' || stage, ',' ORDER BY event_id), 'none')
   FROM pgtls_audit.history WHERE event_id > $last AND transport <> 'unix'});
-	my @lines = grep { $_->{transport} ne 'unix' }
-	  PgtlsAuditTest::audit_lines($node, $offset);
-	return ($rows, scalar(@lines));
+		my $lines = scalar(grep { $_->{transport} ne 'unix' }
+			  PgtlsAuditTest::audit_lines($node, $offset));
+		return ($rows, $lines);
+	};
+	my $deadline = time() + 10;
+	my ($rows, $lines) = $seen->();
+	while (($rows ne $rows_expected || $lines < $lines_expected)
+		&& time() < $deadline)
+	{
+		usleep(100_000);
+		($rows, $lines) = $seen->();
+	}
+	if ($rows eq 'none' || $lines_expected == 0)
+	{
+		sleep(1);
+		($rows, $lines) = $seen->();
+	}
+	return ($rows, $lines);
 }
 
 sub set_log_min_messages
@@ -107,7 +123,7 @@ my %expected = (
 	'wrong password'     => 'auth_failed/authentication');
 foreach my $name (sort keys %attempts)
 {
-	my ($rows, $lines) = what_is_seen($name);
+	my ($rows, $lines) = what_is_seen($name, $expected{$name}, 1);
 	is($rows,  $expected{$name}, "warning: $name: recorded");
 	is($lines, 1,                "warning: $name: one line");
 }
@@ -120,7 +136,7 @@ set_log_min_messages('fatal');
 	'wrong password'     => 'auth_failed/authentication');
 foreach my $name (sort keys %attempts)
 {
-	my ($rows, $lines) = what_is_seen($name);
+	my ($rows, $lines) = what_is_seen($name, $expected{$name}, 0);
 	is($rows,  $expected{$name}, "fatal: $name: $expected{$name}");
 	is($lines, 0,                "fatal: $name: no audit line");
 }
@@ -133,7 +149,7 @@ set_log_min_messages('panic');
 	'wrong password'     => 'auth_failed/authentication');
 foreach my $name (sort keys %attempts)
 {
-	my ($rows, $lines) = what_is_seen($name);
+	my ($rows, $lines) = what_is_seen($name, $expected{$name}, 0);
 	is($rows,  $expected{$name}, "panic: $name: $expected{$name}");
 	is($lines, 0,                "panic: $name: no audit line");
 }
