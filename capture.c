@@ -32,7 +32,7 @@
 static EVP_MD *sha256 = NULL;
 
 static bool handshake_completed(SSL *ssl);
-static void capture_tls(SSL *ssl, AuditAttempt *attempt);
+static void capture_tls(Port *port, AuditAttempt *attempt);
 static char *name_to_rfc2253(X509_NAME *name);
 static char *serial_to_decimal(const ASN1_INTEGER *serial);
 static char *sha256_fingerprint(X509 *cert);
@@ -175,8 +175,7 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 		handshake_completed((SSL *) port->ssl))
 	{
 		attempt->ssl = true;
-		attempt->tls_negotiation = PGTLS_DIRECT_TLS(port) ? "direct" : "postgres";
-		capture_tls((SSL *) port->ssl, attempt);
+		capture_tls(port, attempt);
 		if (port->peer != NULL)
 		{
 			attempt->cert_verified = port->peer_cert_valid &&
@@ -199,7 +198,7 @@ capture_unfinished_handshake(Port *port, AuditAttempt *attempt)
 	if (attempt->ssl || ssl == NULL || SSL_get_current_cipher(ssl) == NULL)
 		return;
 	attempt->ssl = true;
-	capture_tls(ssl, attempt);
+	capture_tls(port, attempt);
 }
 
 /*
@@ -216,14 +215,17 @@ handshake_completed(SSL *ssl)
 		SSL_get_peer_finished(ssl, finished, sizeof(finished)) > 0;
 }
 
+/* What every TLS session has: how it was negotiated and its parameters. */
 static void
-capture_tls(SSL *ssl, AuditAttempt *attempt)
+capture_tls(Port *port, AuditAttempt *attempt)
 {
+	SSL		   *ssl = (SSL *) port->ssl;
 	const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
 	int			group;
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_length = 0;
 
+	attempt->tls_negotiation = PGTLS_DIRECT_TLS(port) ? "direct" : "postgres";
 	attempt->tls_version = SSL_get_version(ssl);
 	attempt->tls_version_number = SSL_version(ssl);
 
