@@ -24,6 +24,8 @@ my %krb5 = (
 	krb5kdc      => '/usr/sbin/krb5kdc',
 	kinit        => '/usr/bin/kinit',
 	kdestroy     => '/usr/bin/kdestroy');
+plan skip_all => 'the server is built without GSSAPI'
+  unless PostgreSQL::Test::Utils::check_pg_config('#define ENABLE_GSS 1');
 foreach my $program (values %krb5)
 {
 	plan skip_all => "$program is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
