@@ -202,6 +202,7 @@ typedef struct AuditRecord
 /* capture.c */
 extern void capture_init(void);
 extern void capture_attempt(Port *port, int status, AuditAttempt *attempt);
+extern void capture_unfinished_handshake(Port *port, AuditAttempt *attempt);
 extern const char *transport_name(AuditTransport transport);
 extern const char *outcome_name(AuditOutcome outcome);
 extern const char *stage_name(AuditStage stage);

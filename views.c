@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -72,8 +73,8 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
  */
 #define PUT(datum) (values[i] = (datum), nulls[i++] = false)
 #define PUT_NULL() (values[i] = (Datum) 0, nulls[i++] = true)
-#define PUT_TEXT(s) ((s) && *(s) ? PUT(CStringGetTextDatum(s)) : PUT_NULL())
-#define PUT_UTF8(s) ((s) ? PUT(utf8_text(s)) : PUT_NULL())
+#define PUT_TEXT(s) ((s) && *(s) ? PUT(view_text(s)) : PUT_NULL())
+#define PUT_UTF8(s) ((s) ? PUT(view_text(s)) : PUT_NULL())
 
 /* The same for a scan's rows, through the cache of column i. */
 #define PUT_CACHED(s, convert) \
@@ -169,10 +170,13 @@ static bool current_violations(AttemptScan *state, const AuditRecord *record,
 static int	settings_for_record(AttemptScan *state, const AuditAttempt *attempt,
 								PolicySettings *settings);
 static bool same_string(const char *a, const char *b);
-static Datum text_datum(const char *value);
 static Datum inet_datum(const char *value);
 static Datum violations_array(uint32 violations);
-static Datum utf8_text(const char *value);
+static Datum view_text(const char *value);
+static bool is_ascii(const char *value);
+static char *escape_for_database(const char *value, int length);
+static void append_character(StringInfo buf, const unsigned char *p,
+							 int length, int encoding);
 static Datum serial_numeric(const char *serial);
 static bool timestamp_value(TimestampTz value, Datum *datum);
 static Datum subject_alt_names(X509 *cert);
@@ -310,8 +314,8 @@ emit_attempt(const AuditRecord *r, void *arg)
 
 	PUT(Int64GetDatum((int64) r->event_id));
 	PUT(TimestampTzGetDatum(r->time));
-	PUT_CACHED(stage_name(r->stage), text_datum);
-	PUT_CACHED(outcome_name(r->outcome), text_datum);
+	PUT_CACHED(stage_name(r->stage), view_text);
+	PUT_CACHED(outcome_name(r->outcome), view_text);
 	if (r->judged)
 		PUT(cached_violations(state, r->violations));
 	else
@@ -324,34 +328,34 @@ emit_attempt(const AuditRecord *r, void *arg)
 	else
 		PUT_NULL();
 	PUT(Int32GetDatum(r->pid));
-	PUT_CACHED(record_string(r, RS_USER_NAME), utf8_text);
-	PUT_CACHED(record_string(r, RS_DATABASE_NAME), utf8_text);
-	PUT_CACHED(record_string(r, RS_APPLICATION_NAME), utf8_text);
+	PUT_CACHED(record_string(r, RS_USER_NAME), view_text);
+	PUT_CACHED(record_string(r, RS_DATABASE_NAME), view_text);
+	PUT_CACHED(record_string(r, RS_APPLICATION_NAME), view_text);
 	PUT(BoolGetDatum(r->replication));
-	PUT_CACHED(transport_name(r->transport), text_datum);
+	PUT_CACHED(transport_name(r->transport), view_text);
 	PUT_CACHED(record_string(r, RS_CLIENT_ADDR), inet_datum);
 	if (r->client_port >= 0)
 		PUT(Int32GetDatum(r->client_port));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_AUTH_METHOD), text_datum);
+	PUT_CACHED(record_string(r, RS_AUTH_METHOD), view_text);
 	if (r->hba_line > 0)
 		PUT(Int32GetDatum(r->hba_line));
 	else
 		PUT_NULL();
 	PUT(BoolGetDatum(r->ssl));
-	PUT_CACHED(record_string(r, RS_TLS_VERSION), text_datum);
-	PUT_CACHED(record_string(r, RS_CIPHER), text_datum);
+	PUT_CACHED(record_string(r, RS_TLS_VERSION), view_text);
+	PUT_CACHED(record_string(r, RS_CIPHER), view_text);
 	if (r->ssl)
 		PUT(Int32GetDatum(r->cipher_bits));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_KEY_EXCHANGE_GROUP), text_datum);
+	PUT_CACHED(record_string(r, RS_KEY_EXCHANGE_GROUP), view_text);
 	if (r->ssl)
 		PUT(BoolGetDatum(r->forward_secrecy));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_SNI), utf8_text);
+	PUT_CACHED(record_string(r, RS_SNI), view_text);
 	if (r->ssl)
 		PUT(BoolGetDatum(r->cert_present));
 	else
@@ -360,18 +364,18 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT(BoolGetDatum(r->cert_verified));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_CERT_SUBJECT), utf8_text);
+	PUT_CACHED(record_string(r, RS_CERT_SUBJECT), view_text);
 	if (r->cert_present)
 		PUT(BoolGetDatum(r->string_truncated[RS_CERT_SUBJECT]));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_CERT_ISSUER), utf8_text);
+	PUT_CACHED(record_string(r, RS_CERT_ISSUER), view_text);
 	if (r->cert_present)
 		PUT(BoolGetDatum(r->string_truncated[RS_CERT_ISSUER]));
 	else
 		PUT_NULL();
 	PUT_CACHED(record_string(r, RS_CERT_SERIAL), serial_numeric);
-	PUT_CACHED(record_string(r, RS_CERT_FINGERPRINT), text_datum);
+	PUT_CACHED(record_string(r, RS_CERT_FINGERPRINT), view_text);
 	if (r->cert_present)
 	{
 		PUT_TIMESTAMP(r->cert_not_before);
@@ -382,16 +386,16 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT_NULL();
 		PUT_NULL();
 	}
-	PUT_CACHED(record_string(r, RS_CERT_KEY_ALGORITHM), text_datum);
+	PUT_CACHED(record_string(r, RS_CERT_KEY_ALGORITHM), view_text);
 	if (r->cert_key_bits > 0)
 		PUT(Int32GetDatum(r->cert_key_bits));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_CERT_SIGNATURE_ALGORITHM), text_datum);
+	PUT_CACHED(record_string(r, RS_CERT_SIGNATURE_ALGORITHM), view_text);
 	PUT(BoolGetDatum(r->gss_authenticated));
 	PUT(BoolGetDatum(r->gss_encrypted));
-	PUT_CACHED(record_string(r, RS_GSS_PRINCIPAL), utf8_text);
-	PUT_CACHED(record_string(r, RS_REASON), utf8_text);
+	PUT_CACHED(record_string(r, RS_GSS_PRINCIPAL), view_text);
+	PUT_CACHED(record_string(r, RS_REASON), view_text);
 	Assert(i == ATTEMPT_COLUMNS_1_0);
 	if (state->columns_count > ATTEMPT_COLUMNS_1_0)
 	{
@@ -525,16 +529,14 @@ same_string(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static Datum
-text_datum(const char *value)
-{
-	return CStringGetTextDatum(value);
-}
-
+/* A zone id ("fe80::1%eth0") would make inet_in fail: capture.c drops it. */
 static Datum
 inet_datum(const char *value)
 {
-	return DirectFunctionCall1(inet_in, CStringGetDatum(value));
+	char	   *address = pstrdup(value);
+
+	clean_ipv6_addr(AF_INET6, address);
+	return DirectFunctionCall1(inet_in, CStringGetDatum(address));
 }
 
 /* {protocol,cipher_bits} */
@@ -553,13 +555,104 @@ violations_array(uint32 violations)
 										   TYPALIGN_INT));
 }
 
-/* The store's strings are valid UTF-8. */
+/*
+ * A string of the store, UTF-8, as text of the database.  A view must
+ * answer whatever clients sent, so nothing here raises an error: in a
+ * database whose encoding lacks a character, the character is written
+ * \uHHHH (\UHHHHHHHH beyond U+FFFF), and a byte that is not valid UTF-8
+ * \xHH, as the log line writes them.  A SQL_ASCII database takes the UTF-8
+ * bytes as they are, as it takes every string.
+ */
 static Datum
-utf8_text(const char *value)
+view_text(const char *value)
 {
-	char	   *converted = pg_any_to_server(value, strlen(value), PG_UTF8);
+	int			length = strlen(value);
+	int			encoding = GetDatabaseEncoding();
 
-	return CStringGetTextDatum(converted);
+	if (encoding == PG_SQL_ASCII ||
+		(encoding == PG_UTF8 && pg_verify_mbstr(PG_UTF8, value, length, true)) ||
+		is_ascii(value))
+		return CStringGetTextDatum(value);
+	return CStringGetTextDatum(escape_for_database(value, length));
+}
+
+static bool
+is_ascii(const char *value)
+{
+	for (const char *p = value; *p; p++)
+	{
+		if (IS_HIGHBIT_SET(*p))
+			return false;
+	}
+	return true;
+}
+
+static char *
+escape_for_database(const char *value, int length)
+{
+	const unsigned char *p = (const unsigned char *) value;
+	const unsigned char *end = p + length;
+	int			encoding = GetDatabaseEncoding();
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			n = IS_HIGHBIT_SET(*p) ? pg_utf_mblen(p) : 1;
+
+		if (n == 1 && !IS_HIGHBIT_SET(*p))
+			appendStringInfoChar(&buf, (char) *p);
+		else if (p + n <= end && pg_utf8_islegal(p, n))
+		{
+			append_character(&buf, p, n, encoding);
+			p += n;
+			continue;
+		}
+		else
+			appendStringInfo(&buf, "\\x%02x", *p);
+		p++;
+	}
+	return buf.data;
+}
+
+/*
+ * One valid UTF-8 character, converted to the database encoding, or
+ * escaped if the encoding lacks it.
+ */
+static void
+append_character(StringInfo buf, const unsigned char *p, int length,
+				 int encoding)
+{
+	pg_wchar	c = utf8_to_unicode(p);
+
+	if (encoding == PG_UTF8)
+	{
+		appendBinaryStringInfo(buf, (const char *) p, length);
+		return;
+	}
+#if PG_VERSION_NUM >= 140000
+	{
+		static Oid	proc = InvalidOid;
+		unsigned char converted[MAX_CONVERSION_GROWTH * 4 + 1];
+
+		/* the database's encoding is fixed for the life of a backend */
+		if (!OidIsValid(proc))
+			proc = FindDefaultConversionProc(PG_UTF8, encoding);
+		if (OidIsValid(proc) &&
+			pg_do_encoding_conversion_buf(proc, PG_UTF8, encoding,
+										  unconstify(unsigned char *, p),
+										  length, converted,
+										  sizeof(converted), true) == length)
+		{
+			appendStringInfoString(buf, (const char *) converted);
+			return;
+		}
+	}
+#endif
+	if (c <= 0xFFFF)
+		appendStringInfo(buf, "\\u%04x", c);
+	else
+		appendStringInfo(buf, "\\U%08x", c);
 }
 
 static Datum
@@ -601,15 +694,15 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 		if (!role_visible(&visibility, e->key.role_oid))
 			continue;
 		nulls[0] = e->key.user_name[0] == '\0';
-		values[0] = CStringGetTextDatum(e->key.user_name);
+		values[0] = view_text(e->key.user_name);
 		nulls[1] = e->key.database_name[0] == '\0';
-		values[1] = CStringGetTextDatum(e->key.database_name);
-		values[2] = CStringGetTextDatum(transport_name(e->key.transport));
+		values[1] = view_text(e->key.database_name);
+		values[2] = view_text(transport_name(e->key.transport));
 		nulls[3] = e->key.tls_version[0] == '\0';
-		values[3] = CStringGetTextDatum(e->key.tls_version);
+		values[3] = view_text(e->key.tls_version);
 		nulls[4] = e->key.cipher[0] == '\0';
-		values[4] = CStringGetTextDatum(e->key.cipher);
-		values[5] = CStringGetTextDatum(outcome_name(e->key.outcome));
+		values[4] = view_text(e->key.cipher);
+		values[5] = view_text(outcome_name(e->key.outcome));
 		values[6] = Int64GetDatum((int64) e->count);
 		values[7] = TimestampTzGetDatum(e->first_seen);
 		values[8] = TimestampTzGetDatum(e->last_seen);
@@ -746,7 +839,7 @@ subject_alt_names(X509 *cert)
 		{
 			CONF_VALUE *part = sk_CONF_VALUE_value(parts, 0);
 
-			items[kept++] = utf8_text(psprintf("%s:%s", part->name,
+			items[kept++] = view_text(psprintf("%s:%s", part->name,
 											   part->value ? part->value : ""));
 		}
 		sk_CONF_VALUE_pop_free(parts, X509V3_conf_free);

@@ -7,9 +7,12 @@ set -euo pipefail
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
 # valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench;
+# the MIT KDC and clients (krb5-*) are for t/011_gssapi.pl, IO::Socket::SSL
+# and iproute2 for the raw clients and the network namespace of the tests;
 # prometheus (promtool) and prometheus-postgres-exporter for
 # t/031_prometheus.pl; unzip to read back the archive of make dist.
-PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent valgrind
+PACKAGES=(make gcc openssl perl libipc-run-perl libio-socket-ssl-perl iproute2 libkrb5-dev pg-bsd-indent valgrind
+	krb5-kdc krb5-admin-server krb5-user
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	prometheus prometheus-postgres-exporter unzip)
 
