@@ -112,6 +112,8 @@ static void record_refusal(const ErrorData *edata);
 static void finish_attempt(int code, Datum arg);
 static bool encrypted_session(Port *port);
 static void log_pending_line(int code, Datum arg);
+static AuditStage stage_before_hook(Port *port);
+static void judge_outside_hook(AuditAttempt *attempt);
 static void defer_accepted_attempt(AuditAttempt *attempt, MemoryContext context);
 static void settle_accepted_attempt(XactEvent event, void *arg);
 static void refuse_accepted_attempt(const char *reason);
@@ -442,25 +444,15 @@ static void
 record_refusal(const ErrorData *edata)
 {
 	AuditAttempt attempt;
-	PolicySettings settings;
 	Port	   *port = MyProcPort;
 
 	attempt_recorded = true;
 
 	capture_attempt(port, STATUS_ERROR, &attempt);
-	attempt.stage = (port->user_name != NULL && port->user_name[0] != '\0') ?
-		STAGE_AUTHENTICATION : STAGE_HANDSHAKE;
+	attempt.stage = stage_before_hook(port);
 	attempt.outcome = OUTCOME_REFUSED;
 	attempt.reason = edata->message;
-	if (attempt.stage == STAGE_AUTHENTICATION)
-	{
-		/* no catalog lookup inside error reporting: +role rules are skipped */
-		attempt.rule_line = rules_settings_for_attempt(&attempt, false,
-													   &settings);
-		attempt.judged = (settings.mode != MODE_OFF);
-		if (attempt.judged)
-			attempt.violations = judge_policy(&settings, &attempt);
-	}
+	judge_outside_hook(&attempt);
 
 	record_attempt_at_exit(&attempt);
 }
@@ -498,7 +490,6 @@ static void
 finish_attempt(int code, Datum arg)
 {
 	AuditAttempt attempt;
-	PolicySettings settings;
 	Port	   *port = MyProcPort;
 	MemoryContext oldcontext;
 
@@ -510,8 +501,7 @@ finish_attempt(int code, Datum arg)
 
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 	capture_attempt(port, STATUS_EOF, &attempt);
-	attempt.stage = (port->user_name != NULL && port->user_name[0] != '\0') ?
-		STAGE_AUTHENTICATION : STAGE_HANDSHAKE;
+	attempt.stage = stage_before_hook(port);
 	attempt.reason = communication_error;
 	if (client_rejected_certificate)
 		capture_unfinished_handshake(port, &attempt);
@@ -521,15 +511,7 @@ finish_attempt(int code, Datum arg)
 		attempt.outcome = OUTCOME_ABANDONED;
 	else
 		attempt.outcome = OUTCOME_REFUSED;
-	if (attempt.stage == STAGE_AUTHENTICATION)
-	{
-		/* as in record_refusal: no catalog lookup here */
-		attempt.rule_line = rules_settings_for_attempt(&attempt, false,
-													   &settings);
-		attempt.judged = (settings.mode != MODE_OFF);
-		if (attempt.judged)
-			attempt.violations = judge_policy(&settings, &attempt);
-	}
+	judge_outside_hook(&attempt);
 
 	store_attempt(&attempt);
 	if (log_connections)
@@ -548,6 +530,35 @@ encrypted_session(Port *port)
 		return true;
 #endif
 	return false;
+}
+
+/*
+ * How far an attempt the hook did not see got: its startup packet was read
+ * if it named a user.
+ */
+static AuditStage
+stage_before_hook(Port *port)
+{
+	return (port->user_name != NULL && port->user_name[0] != '\0') ?
+		STAGE_AUTHENTICATION : STAGE_HANDSHAKE;
+}
+
+/*
+ * Judge an attempt recorded outside the hook, if its startup packet was
+ * read.  No catalog lookup here (inside error reporting, or at exit):
+ * rules on +role and samerole do not match it.
+ */
+static void
+judge_outside_hook(AuditAttempt *attempt)
+{
+	PolicySettings settings;
+
+	if (attempt->stage != STAGE_AUTHENTICATION)
+		return;
+	attempt->rule_line = rules_settings_for_attempt(attempt, false, &settings);
+	attempt->judged = (settings.mode != MODE_OFF);
+	if (attempt->judged)
+		attempt->violations = judge_policy(&settings, attempt);
 }
 
 static void
