@@ -144,6 +144,9 @@ put_string(LineWriter *w, const char *key, const char *value)
 static void
 put_raw(LineWriter *w, const char *key, const char *value)
 {
+	/* an unknown value is left out, as put_string does */
+	if (value == NULL)
+		return;
 	begin_value(w, key);
 	if (w->json)
 		appendStringInfo(w->buf, "\"%s\"", value);
