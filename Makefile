@@ -5,12 +5,14 @@ OBJS = \
 	$(WIN32RES) \
 	aggregates.o \
 	capture.o \
+	certificates.o \
 	history.o \
 	logline.o \
 	pgtls_audit.o \
 	policy.o \
 	record.o \
 	sessions.o \
+	settable.o \
 	store.o \
 	views.o
 
@@ -33,11 +35,18 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# META.json must describe the version the control file installs.
+# META.json must describe the version the control file installs, and name
+# files that exist (scripts/meta check).
 installcheck: check-meta
-.PHONY: check-meta
+.PHONY: check-meta dist
 check-meta:
-	@perl -MJSON::PP -e '$$/ = undef; $$m = decode_json(<STDIN>); @v = ($$m->{version}, $$m->{provides}{$$ARGV[0]}{version}); exit 0 unless grep { $$_ ne $$ARGV[1] } @v; die "META.json carries version @v, $$ARGV[0].control $$ARGV[1]\n"' $(EXTENSION) $(EXTVERSION) < $(srcdir)/META.json
+	@$(PERL) $(srcdir)/scripts/meta check $(srcdir)
+
+# The PGXN archive of the committed tree: $(EXTENSION)-$(EXTVERSION).zip
+# with the top directory $(EXTENSION)-$(EXTVERSION)/.
+dist:
+	@$(PERL) $(srcdir)/scripts/meta dist .
 
 # Every object depends on the shared declarations.
-$(filter %.o, $(OBJS)): pgtls_audit.h compat.h record.h history.h sessions.h aggregates.h store.h
+$(filter %.o, $(OBJS)): pgtls_audit.h compat.h record.h history.h sessions.h \
+	aggregates.h certificates.h settable.h store.h

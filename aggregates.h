@@ -12,9 +12,7 @@
 #include "port/atomics.h"
 
 #include "pgtls_audit.h"
-
-/* Rows per set: a key lives in one set, and evicts within it. */
-#define AGGREGATE_WAYS	16
+#include "settable.h"
 
 typedef struct AggregateKey
 {
@@ -35,7 +33,8 @@ typedef struct AggregateEntry
 	TimestampTz last_seen;
 } AggregateEntry;
 
-typedef struct Aggregates Aggregates;
+/* The aggregates are a set-associative table of AggregateEntry rows. */
+typedef SetTable Aggregates;
 
 extern Size aggregates_shmem_size(int max_aggregates);
 extern Aggregates *aggregates_init(void *place, bool found, int max_aggregates);

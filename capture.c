@@ -23,6 +23,7 @@
 #include "libpq/hba.h"
 #include "miscadmin.h"
 #include "replication/walsender.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
@@ -30,7 +31,8 @@
 /* SHA-256, fetched once in the postmaster rather than per connection. */
 static EVP_MD *sha256 = NULL;
 
-static void capture_tls(SSL *ssl, AuditAttempt *attempt);
+static bool handshake_completed(SSL *ssl);
+static void capture_tls(Port *port, AuditAttempt *attempt);
 static char *name_to_rfc2253(X509_NAME *name);
 static char *serial_to_decimal(const ASN1_INTEGER *serial);
 static char *sha256_fingerprint(X509 *cert);
@@ -126,6 +128,11 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 									   service, sizeof(service),
 									   NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 				{
+					/*
+					 * "fe80::1%eth0": inet has no zone id, so drop it as
+					 * pg_stat_activity.client_addr does
+					 */
+					clean_ipv6_addr(port->raddr.addr.ss_family, host);
 					attempt->client_addr = pstrdup(host);
 					attempt->client_port = atoi(service);
 				}
@@ -144,22 +151,31 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 	}
 
 #ifdef ENABLE_GSS
+
+	/*
+	 * PostgreSQL marks GSSAPI authentication before the exchange, so only a
+	 * successful one counts.  The principal is the one the exchange (or the
+	 * GSSAPI encryption) proved, also when it did not match the role.
+	 */
 	if (port->gss != NULL)
 	{
-		attempt->gss_authenticated = be_gssapi_get_auth(port);
+		attempt->gss_authenticated = be_gssapi_get_auth(port) &&
+			status == STATUS_OK;
 		attempt->gss_encrypted = be_gssapi_get_enc(port);
-		if (attempt->gss_authenticated)
-			attempt->gss_principal = be_gssapi_get_princ(port);
+		attempt->gss_principal = be_gssapi_get_princ(port);
 	}
 #endif
 
-	/* a refused handshake has no TLS facts worth the name */
+	/*
+	 * A refused handshake has no TLS facts worth the name (ssl_in_use is set
+	 * before it); a session that completed its handshake keeps them, even
+	 * once an error (a bad record) has ended it.
+	 */
 	if (port->ssl_in_use && port->ssl != NULL &&
-		SSL_is_init_finished((SSL *) port->ssl))
+		handshake_completed((SSL *) port->ssl))
 	{
 		attempt->ssl = true;
-		attempt->tls_negotiation = PGTLS_DIRECT_TLS(port) ? "direct" : "postgres";
-		capture_tls((SSL *) port->ssl, attempt);
+		capture_tls(port, attempt);
 		if (port->peer != NULL)
 		{
 			attempt->cert_verified = port->peer_cert_valid &&
@@ -169,14 +185,47 @@ capture_attempt(Port *port, int status, AuditAttempt *attempt)
 	}
 }
 
-static void
-capture_tls(SSL *ssl, AuditAttempt *attempt)
+/*
+ * The TLS facts of a handshake that the client broke off once the server
+ * had chosen its parameters, as a client does that rejects the server's
+ * certificate: protocol, cipher, group and SNI are known.
+ */
+void
+capture_unfinished_handshake(Port *port, AuditAttempt *attempt)
 {
+	SSL		   *ssl = (SSL *) port->ssl;
+
+	if (attempt->ssl || ssl == NULL || SSL_get_current_cipher(ssl) == NULL)
+		return;
+	attempt->ssl = true;
+	capture_tls(port, attempt);
+}
+
+/*
+ * Whether the server received the client's Finished message.  After a
+ * fatal error OpenSSL no longer says SSL_is_init_finished(), but it keeps
+ * the Finished message of a handshake that completed.
+ */
+static bool
+handshake_completed(SSL *ssl)
+{
+	unsigned char finished[EVP_MAX_MD_SIZE];
+
+	return SSL_is_init_finished(ssl) ||
+		SSL_get_peer_finished(ssl, finished, sizeof(finished)) > 0;
+}
+
+/* What every TLS session has: how it was negotiated and its parameters. */
+static void
+capture_tls(Port *port, AuditAttempt *attempt)
+{
+	SSL		   *ssl = (SSL *) port->ssl;
 	const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
 	int			group;
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_length = 0;
 
+	attempt->tls_negotiation = PGTLS_DIRECT_TLS(port) ? "direct" : "postgres";
 	attempt->tls_version = SSL_get_version(ssl);
 	attempt->tls_version_number = SSL_version(ssl);
 

@@ -9,8 +9,9 @@
  * Many values are chosen by the client (user name, application_name, SNI,
  * certificate DNs), so escaping is a security property: no byte below 0x20,
  * no 0x7F, no C1 control or Unicode line separator, no unescaped quote or
- * backslash and no invalid UTF-8 ever reaches the log, and one attempt is
- * always one physical line.
+ * backslash and no invalid UTF-8 ever reaches the log, no invisible format
+ * character (bidirectional controls and the like) can make a line display
+ * other than it reads, and one attempt is always one physical line.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +41,7 @@ static void put_timestamp(LineWriter *w, const char *key, TimestampTz value);
 static void put_violations(LineWriter *w, uint32 violations);
 static bool is_bare_word(const char *value);
 static void append_escaped_char(StringInfo buf, pg_wchar c, bool json);
+static bool is_format_character(pg_wchar c);
 
 void
 format_attempt(StringInfo buf, const AuditAttempt *a, int format)
@@ -90,6 +92,8 @@ format_attempt(StringInfo buf, const AuditAttempt *a, int format)
 		put_string(&w, "cert_fingerprint", a->cert_fingerprint);
 		put_timestamp(&w, "cert_not_before", a->cert_not_before);
 		put_timestamp(&w, "cert_not_after", a->cert_not_after);
+		if (a->cert_expiry_warned)
+			put_bool(&w, "cert_expiry_warning", true);
 		put_string(&w, "cert_key_algorithm", a->cert_key_algorithm);
 		if (a->cert_key_bits > 0)
 			put_int(&w, "cert_key_bits", a->cert_key_bits);
@@ -229,9 +233,12 @@ is_bare_word(const char *value)
 
 /*
  * Append "value" escaped for the inside of a double-quoted string: JSON's
- * rules when "json", else C-like ones (\" \\ \n \r \t \xHH \uHHHH).  Bytes
- * that are not valid UTF-8 are written as the four characters \xHH, so they
- * are visible and never passed through.
+ * rules when "json", else C-like ones (\" \\ \n \r \t \xHH \uHHHH
+ * \UHHHHHHHH).  A byte that is not valid UTF-8 is visible and never passed
+ * through: in text the four characters \xHH; in JSON, which has no escape
+ * for a byte, U+FFFD followed by the byte's two hex digits, and a U+FFFD of
+ * the value is doubled, so that neither can be mistaken for the other nor
+ * for a literal "\x".
  */
 void
 append_escaped(StringInfo buf, const char *value, bool json)
@@ -255,16 +262,32 @@ append_escaped(StringInfo buf, const char *value, bool json)
 			{
 				pg_wchar	c = utf8_to_unicode(p);
 
-				/* C1 controls and the Unicode line breaks end lines too */
-				if (c < 0xA0 || c == 0x2028 || c == 0x2029)
+				/*
+				 * C1 controls and the Unicode line breaks end lines too;
+				 * invisible format characters can make a line display other
+				 * than it reads
+				 */
+				if (c < 0xA0 || c == 0x2028 || c == 0x2029 ||
+					is_format_character(c))
 					append_escaped_char(buf, c, json);
+				else if (c == 0xFFFD && json)
+					appendStringInfoString(buf, "\\ufffd\\ufffd");
 				else
 					appendBinaryStringInfo(buf, (const char *) p, length);
 				p += length;
 			}
+			else if (json)
+			{
+				/*
+				 * JSON has no escape for a byte: U+FFFD and the byte's two
+				 * hex digits, which a literal "\\x" can never decode to
+				 */
+				appendStringInfo(buf, "\\ufffd%02x", *p);
+				p++;
+			}
 			else
 			{
-				appendStringInfo(buf, json ? "\\\\x%02x" : "\\x%02x", *p);
+				appendStringInfo(buf, "\\x%02x", *p);
 				p++;
 			}
 		}
@@ -296,6 +319,46 @@ append_escaped_char(StringInfo buf, pg_wchar c, bool json)
 		appendStringInfoChar(buf, (char) c);
 	else if (c < 0x80 && !json)
 		appendStringInfo(buf, "\\x%02x", c);
-	else
+	else if (c <= 0xFFFF)
 		appendStringInfo(buf, "\\u%04x", c);
+	else if (json)
+	{
+		/* beyond the BMP, JSON spells a character as a surrogate pair */
+		c -= 0x10000;
+		appendStringInfo(buf, "\\u%04x\\u%04x",
+						 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF));
+	}
+	else
+		appendStringInfo(buf, "\\U%08x", c);
+}
+
+/*
+ * Whether c is a Unicode format character (general category Cf, Unicode
+ * 15.1): invisible, and some of them (the bidirectional controls U+202A to
+ * U+202E and U+2066 to U+2069) reorder what a terminal shows, so that a
+ * user name could make the rest of a line display as something else.
+ */
+static bool
+is_format_character(pg_wchar c)
+{
+	static const pg_wchar ranges[][2] = {
+		{0x00AD, 0x00AD}, {0x0600, 0x0605}, {0x061C, 0x061C},
+		{0x06DD, 0x06DD}, {0x070F, 0x070F}, {0x0890, 0x0891},
+		{0x08E2, 0x08E2}, {0x180E, 0x180E}, {0x200B, 0x200F},
+		{0x202A, 0x202E}, {0x2060, 0x2064}, {0x2066, 0x206F},
+		{0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0x110BD, 0x110BD},
+		{0x110CD, 0x110CD}, {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3},
+		{0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F}
+	};
+
+	if (c < 0x00AD)
+		return false;
+	for (size_t i = 0; i < lengthof(ranges); i++)
+	{
+		if (c < ranges[i][0])
+			return false;
+		if (c <= ranges[i][1])
+			return true;
+	}
+	return false;
 }

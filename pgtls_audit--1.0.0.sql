@@ -47,6 +47,23 @@ CREATE TYPE attempt AS (
 	reason text
 );
 
+-- The functions below are the entry points of the C library.  One library
+-- serves every SQL version of the extension, so an installation keeps
+-- working between installing a new package and ALTER EXTENSION ... UPDATE:
+--  * An upgrade script that changes the result columns of a function (here or
+--    through the type attempt) points the new declaration at a new C symbol
+--    named after the version, as pg_stat_statements does:
+--    'pgtls_audit_history' becomes 'pgtls_audit_history_1_1' in 1.1.0, and
+--    so on.  The old symbol stays in the library, still filling the old
+--    columns, for as long as any released version declares it.
+--  * A symbol is never given a different result shape in place.
+--  * Each entry point checks that its SQL declaration has the number of
+--    columns it fills, and otherwise fails with "function ... returns N
+--    columns where the pgtls_audit library fills M" and the hint to run
+--    ALTER EXTENSION pgtls_audit UPDATE, rather than build a wrong row.
+-- t/030_upgrade.pl queries every view of every released version through the
+-- new library, then checks that each update equals a fresh install.
+
 CREATE FUNCTION history_records()
 RETURNS SETOF attempt
 AS 'MODULE_PATHNAME', 'pgtls_audit_history'

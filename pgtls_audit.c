@@ -25,6 +25,7 @@
 #include "postmaster/postmaster.h"
 #include "storage/ipc.h"
 #include "utils/acl.h"
+#include "utils/timestamp.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -37,6 +38,7 @@ PG_MODULE_MAGIC;
 
 static bool log_connections = true;
 static int	log_level = LOG;
+static int	cert_expiry_warning_days = 30;
 
 static const struct config_enum_entry log_format_options[] = {
 	{"text", LOG_FORMAT_TEXT, false},
@@ -80,20 +82,40 @@ static AuditAttempt *accepted_attempt = NULL;
 static MemoryContext accepted_context = NULL;
 static bool xact_callback_registered = false;
 
+/*
+ * The first communication error of this attempt (the client reset the
+ * connection, sent a bad TLS record, ...), kept until the attempt ends: by
+ * the hook with STATUS_EOF, or by the backend's exit.
+ */
+static char *communication_error = NULL;
+static int	communication_errcode = 0;
+
+/* The client ended the TLS handshake with an alert about our certificate. */
+static bool client_rejected_certificate = false;
+
+/* finish_attempt() is registered to run at exit. */
+static bool exit_callback_registered = false;
+
 /*---- Function declarations ----*/
 
 void		_PG_init(void);
 
 static void pgtls_audit_client_authentication(Port *port, int status);
 static void pgtls_audit_emit_log(ErrorData *edata);
-static bool is_refusal(const ErrorData *edata);
+static void note_startup_message(const ErrorData *edata);
+static bool is_connection_received(const ErrorData *edata);
+static bool is_certificate_alert(const ErrorData *edata);
 static void record_refusal(const ErrorData *edata);
+static void finish_attempt(int code, Datum arg);
+static bool encrypted_session(Port *port);
 static void log_pending_line(int code, Datum arg);
 static void defer_accepted_attempt(AuditAttempt *attempt, MemoryContext context);
 static void settle_accepted_attempt(XactEvent event, void *arg);
 static void refuse_accepted_attempt(const char *reason);
 static void release_accepted_attempt(void);
 static void record_attempt_at_exit(const AuditAttempt *attempt);
+static int	days_until_expiry(const AuditAttempt *attempt);
+static void warn_certificate_expiry(const AuditAttempt *attempt);
 static AuditOutcome decide_outcome(int status, uint32 violations);
 static char *format_line(const AuditAttempt *attempt);
 static void log_line(const char *line);
@@ -133,6 +155,16 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pgtls_audit.cert_expiry_warning_days",
+							"Warns a client whose certificate expires within this many days.",
+							"The client receives a WARNING when it connects; 0 disables the warning.",
+							&cert_expiry_warning_days,
+							30,
+							0, 3650,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
 	define_policy_gucs();
 	store_init();
 	capture_init();
@@ -171,6 +203,9 @@ pgtls_audit_client_authentication(Port *port, int status)
 	/* a transaction is open: visibility follows the role, not its name */
 	attempt->role_oid = get_role_oid(port->user_name, true);
 	attempt->stage = STAGE_AUTHENTICATION;
+	/* the client's hang-up, as the server saw it */
+	if (status == STATUS_EOF)
+		attempt->reason = communication_error;
 	attempt->judged = (pgtls_audit_mode != MODE_OFF);
 	if (attempt->judged)
 		attempt->violations = judge_attempt(attempt);
@@ -224,13 +259,54 @@ settle_accepted_attempt(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_PRE_COMMIT)
 	{
+		accepted_attempt->cert_expiry_warned =
+			accepted_attempt->cert_present && cert_expiry_warning_days > 0 &&
+			days_until_expiry(accepted_attempt) <= cert_expiry_warning_days;
 		if (log_connections)
 			log_line(format_line(accepted_attempt));
 		store_attempt(accepted_attempt);
+		if (accepted_attempt->cert_expiry_warned)
+			warn_certificate_expiry(accepted_attempt);
 		release_accepted_attempt();
 	}
 	else if (event == XACT_EVENT_ABORT)
 		refuse_accepted_attempt(NULL);
+}
+
+/* Whole days, rounded up, until the client certificate expires. */
+static int
+days_until_expiry(const AuditAttempt *attempt)
+{
+	TimestampTz left = attempt->cert_not_after - attempt->time;
+
+	if (left <= 0)
+		return 0;
+	return (int) Min((left + USECS_PER_DAY - 1) / USECS_PER_DAY, PG_INT32_MAX);
+}
+
+/*
+ * Tell the client, whose session is now established (only errors reach a
+ * client during authentication), that its certificate expires soon.  The
+ * subject is escaped as in the log line: it also goes to the server log.
+ */
+static void
+warn_certificate_expiry(const AuditAttempt *attempt)
+{
+	StringInfoData subject;
+	int			days = days_until_expiry(attempt);
+
+	initStringInfo(&subject);
+	append_escaped(&subject, attempt->cert_subject ? attempt->cert_subject : "",
+				   false);
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg_plural("client certificate \"%s\" expires in %d day",
+						   "client certificate \"%s\" expires in %d days",
+						   days, subject.data, days),
+			 errdetail("It is valid until %s.",
+					   timestamptz_to_str(attempt->cert_not_after)),
+			 errhint("Renew the certificate before it expires.")));
+	pfree(subject.data);
 }
 
 static void
@@ -261,15 +337,15 @@ refuse_accepted_attempt(const char *reason)
 /*
  * Attempts refused by PostgreSQL before ClientAuthentication_hook runs
  * (TLS handshake failures, pg_hba.conf rejections, a missing client
- * certificate) are seen only here.  The fast path is one flag: outside
- * connection startup, or once this attempt is recorded, nothing is done.
+ * certificate), and those a client abandons before it, are seen only here.
+ * The fast path is one flag: outside connection startup, or once this
+ * attempt is recorded, nothing is done.
  */
 static void
 pgtls_audit_emit_log(ErrorData *edata)
 {
-	if (ClientAuthInProgress && !attempt_recorded && MyProcPort != NULL &&
-		is_refusal(edata))
-		record_refusal(edata);
+	if (ClientAuthInProgress && !attempt_recorded && MyProcPort != NULL)
+		note_startup_message(edata);
 	else if (accepted_attempt != NULL && edata->elevel >= FATAL)
 		refuse_accepted_attempt(edata->message);
 
@@ -278,17 +354,75 @@ pgtls_audit_emit_log(ErrorData *edata)
 }
 
 /*
- * A FATAL ends the attempt; so does a communication error (COMMERROR of
- * class 08) before the startup packet, which PostgreSQL follows with a
- * silent exit.
+ * What a message written while a connection starts up says of the attempt.
+ *
+ * A FATAL ends the attempt: it is recorded now, as refused.  A
+ * communication error (COMMERROR of class 08) is followed by a silent exit
+ * or, during the authentication exchange, by the hook with STATUS_EOF: it
+ * is remembered, and the attempt is recorded once, by whichever comes.
+ * "connection received" (log_connections) is the first message of every
+ * attempt: it arranges for finish_attempt() to see the backend's exit, so
+ * that a client that completes the TLS handshake and then hangs up (as
+ * libpq does when the server's certificate fails its checks) is recorded
+ * too.  PostgreSQL writes nothing at all for that client.
  */
-static bool
-is_refusal(const ErrorData *edata)
+static void
+note_startup_message(const ErrorData *edata)
 {
 	if (edata->elevel >= FATAL)
-		return true;
-	return edata->elevel == COMMERROR &&
-		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
+	{
+		record_refusal(edata);
+		return;
+	}
+
+	if (edata->elevel == COMMERROR &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
+	{
+		if (communication_error == NULL && edata->message != NULL)
+		{
+			communication_error = MemoryContextStrdup(TopMemoryContext,
+													  edata->message);
+			communication_errcode = edata->sqlerrcode;
+			client_rejected_certificate = is_certificate_alert(edata);
+		}
+	}
+	else if (!is_connection_received(edata))
+		return;
+
+	if (!exit_callback_registered)
+	{
+		on_proc_exit(finish_attempt, (Datum) 0);
+		exit_callback_registered = true;
+	}
+}
+
+/*
+ * Whether a failed handshake is the client's alert that it does not accept
+ * the server's certificate ("tlsv1 alert unknown ca", "sslv3 alert bad
+ * certificate", "... certificate expired", ...).  OpenSSL's reason strings
+ * are not translated; PostgreSQL's part is matched by its message_id.
+ */
+static bool
+is_certificate_alert(const ErrorData *edata)
+{
+	const char *reason;
+
+	if (edata->message_id == NULL ||
+		strcmp(edata->message_id, "could not accept SSL connection: %s") != 0)
+		return false;
+	reason = strstr(edata->message, " alert ");
+	return reason != NULL &&
+		(strstr(reason, "certificate") != NULL ||
+		 strstr(reason, "unknown ca") != NULL);
+}
+
+/* The untranslated message_id, so that any lc_messages matches. */
+static bool
+is_connection_received(const ErrorData *edata)
+{
+	return edata->elevel == LOG && edata->message_id != NULL &&
+		strncmp(edata->message_id, "connection received: host=%s",
+				strlen("connection received: host=%s")) == 0;
 }
 
 /*
@@ -332,6 +466,69 @@ record_attempt_at_exit(const AuditAttempt *attempt)
 		pending_line = MemoryContextStrdup(TopMemoryContext, format_line(attempt));
 		on_proc_exit(log_pending_line, (Datum) 0);
 	}
+}
+
+/*
+ * At exit, an attempt that neither the hook nor a FATAL recorded: one that
+ * ended on a communication error, or a client that hung up after an
+ * encrypted session was set up but before it sent its startup packet.
+ *
+ * A communication error before the startup packet is a refusal when the
+ * client sent what the server could not accept (a failed TLS handshake, a
+ * malformed packet), and an abandonment when the client went away
+ * (ERRCODE_CONNECTION_FAILURE: a reset, an EOF inside TLS) or broke off the
+ * handshake because it does not accept the server's certificate.  A plain TCP
+ * connection closed without a word (health checks, port scanners) is not
+ * recorded: PostgreSQL itself treats it as no attempt.
+ */
+static void
+finish_attempt(int code, Datum arg)
+{
+	AuditAttempt attempt;
+	Port	   *port = MyProcPort;
+	MemoryContext oldcontext;
+
+	if (attempt_recorded || port == NULL)
+		return;
+	if (communication_error == NULL && !encrypted_session(port))
+		return;
+	attempt_recorded = true;
+
+	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+	capture_attempt(port, STATUS_EOF, &attempt);
+	attempt.stage = (port->user_name != NULL && port->user_name[0] != '\0') ?
+		STAGE_AUTHENTICATION : STAGE_HANDSHAKE;
+	attempt.reason = communication_error;
+	if (client_rejected_certificate)
+		capture_unfinished_handshake(port, &attempt);
+	if (communication_error == NULL || client_rejected_certificate ||
+		communication_errcode == ERRCODE_CONNECTION_FAILURE ||
+		attempt.stage == STAGE_AUTHENTICATION)
+		attempt.outcome = OUTCOME_ABANDONED;
+	else
+		attempt.outcome = OUTCOME_REFUSED;
+	attempt.judged = (pgtls_audit_mode != MODE_OFF &&
+					  attempt.stage == STAGE_AUTHENTICATION);
+	if (attempt.judged)
+		attempt.violations = judge_attempt(&attempt);
+
+	store_attempt(&attempt);
+	if (log_connections)
+		log_line(format_line(&attempt));
+	MemoryContextSwitchTo(oldcontext);
+}
+
+/* Whether a TLS or GSSAPI-encrypted session was set up with the client. */
+static bool
+encrypted_session(Port *port)
+{
+	if (port->ssl_in_use)
+		return true;
+#ifdef ENABLE_GSS
+	if (port->gss != NULL && be_gssapi_get_enc(port))
+		return true;
+#endif
+	return false;
 }
 
 static void

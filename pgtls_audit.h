@@ -119,6 +119,7 @@ typedef struct AuditAttempt
 	const char *cert_key_algorithm;
 	int			cert_key_bits;
 	const char *cert_signature_algorithm;
+	bool		cert_expiry_warned; /* expires within the warning period */
 
 	/* verdict */
 	AuditStage	stage;
@@ -195,6 +196,7 @@ typedef struct AuditRecord
 /* capture.c */
 extern void capture_init(void);
 extern void capture_attempt(Port *port, int status, AuditAttempt *attempt);
+extern void capture_unfinished_handshake(Port *port, AuditAttempt *attempt);
 extern const char *transport_name(AuditTransport transport);
 extern const char *outcome_name(AuditOutcome outcome);
 extern const char *stage_name(AuditStage stage);

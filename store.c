@@ -2,8 +2,9 @@
  *
  * store.c
  *		What pgtls_audit remembers, in shared memory: the history of
- *		attempts (history.c), the live sessions (sessions.c) and the
- *		aggregates (aggregates.c).  This file sizes and lays them out,
+ *		attempts (history.c), the live sessions (sessions.c), the
+ *		aggregates (aggregates.c) and the client certificates
+ *		(certificates.c).  This file sizes and lays them out,
  *		writes an attempt into all three, resets them, and keeps them across
  *		a clean shutdown.
  *
@@ -14,7 +15,7 @@
  * crash restart would free a lock the backend held.  So:
  *
  *	- every lock a writer takes is a spinlock held for one copy (a record of
- *	  typically under 1 kB, or a set of AGGREGATE_WAYS aggregate rows) and
+ *	  typically under 1 kB, or a set of SET_WAYS aggregate rows) and
  *	  a few stores; no loop over a table, no allocation, no I/O under it;
  *	- store_attempt blocks every signal PostgreSQL blocks in BlockSig
  *	  around all of its writes, so no handler can end the process while it
@@ -55,6 +56,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "certificates.h"
 #include "compat.h"
 #include "record.h"
 #include "sessions.h"
@@ -62,7 +64,7 @@
 
 #define STORE_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgtls_audit.stat"
 #define STORE_FILE_MAGIC	0x70677461	/* "pgta" */
-#define STORE_FILE_VERSION	3
+#define STORE_FILE_VERSION	4
 
 #define EVENT_ID_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgtls_audit.ids"
 #define EVENT_ID_MAGIC		0x70676964	/* "pgid" */
@@ -76,6 +78,7 @@ typedef struct StoreHeader
 	pg_atomic_uint64 reset_event_id;	/* the first event since reset() */
 	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset() */
 	pg_atomic_uint64 evicted_before_start;	/* aggregate rows, from the dump */
+	pg_atomic_uint64 certificates_evicted_before_start; /* from the dump */
 } StoreHeader;
 
 /* Where each part lies in the store's shared memory, and its size. */
@@ -89,6 +92,8 @@ typedef struct StoreLayout
 	Size		sessions_size;
 	Size		aggregates_offset;
 	Size		aggregates_size;
+	Size		certificates_offset;
+	Size		certificates_size;
 	Size		total;
 } StoreLayout;
 
@@ -96,6 +101,7 @@ typedef struct StoreLayout
 
 static int	history_size = 1000;
 static int	max_aggregates = 1000;
+static int	max_certificates = 1000;
 static int	max_dn_length = 1024;
 static bool save_store = true;
 
@@ -105,6 +111,7 @@ static StoreHeader *header = NULL;
 static History *history = NULL;
 static Sessions *sessions = NULL;
 static Aggregates *aggregates = NULL;
+static Certificates *certificates = NULL;
 static StoreLayout layout;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -142,6 +149,16 @@ store_init(void)
 							"Sets the number of rows kept in the aggregates.",
 							"A new row evicts, and counts, the least recently seen row of its set of 16.",
 							&max_aggregates,
+							1000,
+							10, 100000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.max_certificates",
+							"Sets the number of client certificates kept in the inventory.",
+							"A new certificate evicts, and counts, the least recently seen certificate of its set of 16.",
+							&max_certificates,
 							1000,
 							10, 100000,
 							PGC_POSTMASTER,
@@ -186,7 +203,10 @@ compute_layout(StoreLayout *l)
 													l->record_capacity));
 	l->aggregates_offset = add_size(l->sessions_offset, l->sessions_size);
 	l->aggregates_size = MAXALIGN(aggregates_shmem_size(max_aggregates));
-	l->total = add_size(l->aggregates_offset, l->aggregates_size);
+	l->certificates_offset = add_size(l->aggregates_offset, l->aggregates_size);
+	l->certificates_size = MAXALIGN(certificates_shmem_size(max_certificates,
+															max_dn_length));
+	l->total = add_size(l->certificates_offset, l->certificates_size);
 }
 
 /*
@@ -204,12 +224,13 @@ store_request_shmem(void)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("pgtls_audit would need %zu MB of shared memory, more than its limit of %d MB",
 						layout.total / (1024 * 1024), STORE_MAX_SHMEM_MB),
-				 errdetail("The history takes %zu MB, the sessions of %d backends %zu MB and the aggregates %zu MB.",
+				 errdetail("The history takes %zu MB, the sessions of %d backends %zu MB, the aggregates %zu MB and the certificate inventory %zu MB.",
 						   layout.history_size / (1024 * 1024),
 						   layout.session_slots,
 						   layout.sessions_size / (1024 * 1024),
-						   layout.aggregates_size / (1024 * 1024)),
-				 errhint("Lower pgtls_audit.history_size, pgtls_audit.max_aggregates, pgtls_audit.max_dn_length or max_connections.")));
+						   layout.aggregates_size / (1024 * 1024),
+						   layout.certificates_size / (1024 * 1024)),
+				 errhint("Lower pgtls_audit.history_size, pgtls_audit.max_aggregates, pgtls_audit.max_certificates, pgtls_audit.max_dn_length or max_connections.")));
 	RequestAddinShmemSpace(layout.total);
 }
 
@@ -222,6 +243,8 @@ init_parts(char *base, bool found)
 							 layout.session_slots, layout.record_capacity);
 	aggregates = aggregates_init(base + layout.aggregates_offset, found,
 								 max_aggregates);
+	certificates = certificates_init(base + layout.certificates_offset, found,
+									 max_certificates, max_dn_length);
 }
 
 static void
@@ -246,6 +269,7 @@ store_startup_shmem(void)
 		pg_atomic_init_u64(&h->reset_event_id, 1);
 		pg_atomic_init_u64(&h->stats_reset, (uint64) GetCurrentTimestamp());
 		pg_atomic_init_u64(&h->evicted_before_start, 0);
+		pg_atomic_init_u64(&h->certificates_evicted_before_start, 0);
 	}
 	init_parts(base, found);
 	header = (StoreHeader *) base;
@@ -257,11 +281,13 @@ store_startup_shmem(void)
 	ereport(LOG,
 			(errmsg("pgtls_audit uses %zu kB of shared memory",
 					layout.total / 1024),
-			 errdetail("The history of %d events takes %zu kB, the sessions of %d backends %zu kB and %d aggregate rows %zu kB.",
+			 errdetail("The history of %d events takes %zu kB, the sessions of %d backends %zu kB, %d aggregate rows %zu kB and %d client certificates %zu kB.",
 					   history_size, layout.history_size / 1024,
 					   layout.session_slots, layout.sessions_size / 1024,
 					   aggregates_capacity(aggregates),
-					   layout.aggregates_size / 1024)));
+					   layout.aggregates_size / 1024,
+					   settable_capacity(certificates),
+					   layout.certificates_size / 1024)));
 
 	on_shmem_exit(store_shmem_shutdown, (Datum) 0);
 	store_load();
@@ -302,6 +328,7 @@ store_attempt(const AuditAttempt *attempt)
 	sigprocmask(SIG_SETMASK, &BlockSig, &saved);
 	history_append(history, record, false);
 	aggregates_count(aggregates, record, &header->reset_event_id);
+	certificates_count(certificates, record, &header->reset_event_id);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 
 	if (attempt->outcome == OUTCOME_ACCEPTED)
@@ -328,6 +355,15 @@ store_copy_aggregates(AggregateEntry **entries)
 	return aggregates_copy(aggregates, &header->reset_event_id, entries);
 }
 
+/* The certificate inventory, as an array of CertificateRow of *row_size. */
+int
+store_copy_certificates(CertificateRow **rows, Size *row_size)
+{
+	*row_size = settable_row_size(certificates);
+	return settable_copy(certificates, &header->reset_event_id,
+						 (void **) rows);
+}
+
 void
 store_get_status(StoreStatus *status)
 {
@@ -343,6 +379,11 @@ store_get_status(StoreStatus *status)
 					  &status->aggregates, &evicted);
 	status->aggregates_evicted = evicted +
 		pg_atomic_read_u64(&header->evicted_before_start);
+	settable_totals(certificates, &header->reset_event_id,
+					&status->certificates, &evicted);
+	status->certificates_evicted = evicted +
+		pg_atomic_read_u64(&header->certificates_evicted_before_start);
+	status->max_certificates = max_certificates;
 
 	status->history_size = history_size;
 	status->events_total = next - reset;
@@ -364,6 +405,7 @@ store_reset(void)
 {
 	pg_atomic_write_u64(&header->stats_reset, (uint64) GetCurrentTimestamp());
 	pg_atomic_write_u64(&header->evicted_before_start, 0);
+	pg_atomic_write_u64(&header->certificates_evicted_before_start, 0);
 	pg_write_barrier();
 	pg_atomic_write_u64(&header->reset_event_id, history_next_event_id(history));
 }
@@ -382,6 +424,9 @@ typedef struct StoreFileHeader
 	uint64		aggregates_evicted;
 	uint64		history_count;
 	uint64		aggregate_count;
+	uint64		certificate_row_size;
+	uint64		certificates_evicted;
+	uint64		certificate_count;
 } StoreFileHeader;
 
 typedef struct DumpState
@@ -424,18 +469,21 @@ dump_store(void)
 {
 	StoreFileHeader fh;
 	DumpState	state = {0};
+	StoreStatus status;
 	AggregateEntry *entries;
+	CertificateRow *certificate_rows;
+	Size		certificate_size;
 	int			rows;
-	int			evicted_rows;
-	uint64		evicted;
+	int			certificate_count;
 
 	state.file = AllocateFile(STORE_DUMP_FILE ".tmp", PG_BINARY_W);
 	if (state.file == NULL)
 		return false;
 
-	rows = aggregates_copy(aggregates, &header->reset_event_id, &entries);
-	aggregates_totals(aggregates, &header->reset_event_id, &evicted_rows,
-					  &evicted);
+	store_get_status(&status);
+	rows = store_copy_aggregates(&entries);
+	certificate_count = store_copy_certificates(&certificate_rows,
+												&certificate_size);
 	memset(&fh, 0, sizeof(fh));
 	fh.magic = STORE_FILE_MAGIC;
 	fh.version = STORE_FILE_VERSION;
@@ -444,9 +492,11 @@ dump_store(void)
 	fh.next_event_id = history_next_event_id(history);
 	fh.reset_event_id = pg_atomic_read_u64(&header->reset_event_id);
 	fh.stats_reset = (TimestampTz) pg_atomic_read_u64(&header->stats_reset);
-	fh.aggregates_evicted = evicted +
-		pg_atomic_read_u64(&header->evicted_before_start);
+	fh.aggregates_evicted = status.aggregates_evicted;
 	fh.aggregate_count = rows;
+	fh.certificate_row_size = certificate_size;
+	fh.certificates_evicted = status.certificates_evicted;
+	fh.certificate_count = certificate_count;
 
 	/* the header again once the history's count is known */
 	if (fwrite(&fh, sizeof(fh), 1, state.file) != 1)
@@ -460,6 +510,10 @@ dump_store(void)
 		state.failed = true;
 	if (!state.failed && rows > 0 &&
 		fwrite(entries, sizeof(AggregateEntry), rows, state.file) != (size_t) rows)
+		state.failed = true;
+	if (!state.failed && certificate_count > 0 &&
+		fwrite(certificate_rows, certificate_size, certificate_count,
+			   state.file) != (size_t) certificate_count)
 		state.failed = true;
 
 	if (FreeFile(state.file) != 0 || state.failed)
@@ -536,6 +590,7 @@ load_dump(FILE *file)
 	AuditRecord *record;
 	uint64		last_event_id = 0;
 	Size		max_size = RECORD_HEADER_SIZE + PG_UINT16_MAX;
+	CertificateRow *certificate;
 
 	if (fread(&fh, sizeof(fh), 1, file) != 1 ||
 		fh.magic != STORE_FILE_MAGIC ||
@@ -545,12 +600,17 @@ load_dump(FILE *file)
 		fh.next_event_id == 0 || fh.next_event_id > PG_INT64_MAX / 2 ||
 		fh.reset_event_id == 0 || fh.reset_event_id > fh.next_event_id ||
 		fh.history_count > fh.next_event_id - fh.reset_event_id ||
-		fh.aggregate_count > (uint64) PG_INT32_MAX)
+		fh.aggregate_count > (uint64) PG_INT32_MAX ||
+		fh.certificate_count > (uint64) PG_INT32_MAX ||
+		fh.certificate_row_size < certificate_row_size(0) ||
+		fh.certificate_row_size > certificate_row_size(16384))
 		return false;
 
 	pg_atomic_write_u64(&header->reset_event_id, fh.reset_event_id);
 	pg_atomic_write_u64(&header->stats_reset, (uint64) fh.stats_reset);
 	pg_atomic_write_u64(&header->evicted_before_start, fh.aggregates_evicted);
+	pg_atomic_write_u64(&header->certificates_evicted_before_start,
+						fh.certificates_evicted);
 
 	loaded = palloc(max_size);
 	record = palloc(layout.record_capacity);
@@ -578,6 +638,18 @@ load_dump(FILE *file)
 
 		if (fread(&entry, sizeof(entry), 1, file) != 1 ||
 			!aggregates_merge(aggregates, &entry, &header->reset_event_id))
+			return false;
+	}
+
+	/* rows of another max_dn_length are read and left out */
+	certificate = palloc(fh.certificate_row_size);
+	for (uint64 i = 0; i < fh.certificate_count; i++)
+	{
+		if (fread(certificate, fh.certificate_row_size, 1, file) != 1)
+			return false;
+		if (fh.certificate_row_size == settable_row_size(certificates) &&
+			!certificates_merge(certificates, certificate,
+								&header->reset_event_id))
 			return false;
 	}
 	if (fgetc(file) != EOF)

@@ -10,6 +10,7 @@
 #define PGTLS_AUDIT_STORE_H
 
 #include "aggregates.h"
+#include "certificates.h"
 #include "history.h"
 #include "pgtls_audit.h"
 
@@ -25,6 +26,9 @@ typedef struct StoreStatus
 	uint64		aggregates_evicted;
 	int			max_dn_length;
 	TimestampTz stats_reset;
+	int			max_certificates;
+	int			certificates;
+	uint64		certificates_evicted;
 } StoreStatus;
 
 extern void store_init(void);
@@ -33,6 +37,7 @@ extern void store_attempt(const AuditAttempt *attempt);
 extern void store_scan_history(RecordVisitor visitor, void *arg);
 extern void store_scan_sessions(RecordVisitor visitor, void *arg);
 extern int	store_copy_aggregates(AggregateEntry **entries);
+extern int	store_copy_certificates(CertificateRow **rows, Size *row_size);
 extern void store_get_status(StoreStatus *status);
 extern void store_reset(void);
 

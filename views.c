@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -25,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 
 #include "pgtls_audit.h"
@@ -35,8 +37,10 @@ PG_FUNCTION_INFO_V1(pgtls_audit_history);
 PG_FUNCTION_INFO_V1(pgtls_audit_sessions);
 PG_FUNCTION_INFO_V1(pgtls_audit_summary);
 PG_FUNCTION_INFO_V1(pgtls_audit_status);
+PG_FUNCTION_INFO_V1(pgtls_audit_status_1_1);
 PG_FUNCTION_INFO_V1(pgtls_audit_reset);
 PG_FUNCTION_INFO_V1(pgtls_audit_server_certificate);
+PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
 
 /* STACK_OF(CONF_VALUE), spelled so that pg_bsd_indent reads a typedef */
 typedef struct stack_st_CONF_VALUE ConfValueStack;
@@ -44,7 +48,9 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
 /* Columns of the composite type pgtls_audit.attempt. */
 #define ATTEMPT_COLUMNS 40
 #define SUMMARY_COLUMNS 9
-#define STATUS_COLUMNS 9
+#define STATUS_COLUMNS_1_0 9
+#define STATUS_COLUMNS 12
+#define CLIENT_CERTIFICATE_COLUMNS 18
 #define SERVER_CERTIFICATE_COLUMNS 11
 
 /*
@@ -53,8 +59,8 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
  */
 #define PUT(datum) (values[i] = (datum), nulls[i++] = false)
 #define PUT_NULL() (values[i] = (Datum) 0, nulls[i++] = true)
-#define PUT_TEXT(s) ((s) && *(s) ? PUT(CStringGetTextDatum(s)) : PUT_NULL())
-#define PUT_UTF8(s) ((s) ? PUT(utf8_text(s)) : PUT_NULL())
+#define PUT_TEXT(s) ((s) && *(s) ? PUT(view_text(s)) : PUT_NULL())
+#define PUT_UTF8(s) ((s) ? PUT(view_text(s)) : PUT_NULL())
 
 /* The same for a scan's rows, through the cache of column i. */
 #define PUT_CACHED(s, convert) \
@@ -116,6 +122,9 @@ typedef struct AttemptScan
 } AttemptScan;
 
 static void require_store(void);
+static Datum status_record(FunctionCallInfo fcinfo, int columns);
+static void require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+							int expected);
 static void init_visibility(Visibility *visibility);
 static bool role_visible(Visibility *visibility, Oid role_oid);
 static void emit_attempts(FunctionCallInfo fcinfo,
@@ -125,10 +134,13 @@ static Datum cached_datum(ColumnCache *cache, const char *value,
 						  ColumnConverter convert);
 static Datum cached_violations(AttemptScan *state, uint32 violations);
 static uint32 current_violations(AttemptScan *state, const AuditRecord *record);
-static Datum text_datum(const char *value);
 static Datum inet_datum(const char *value);
 static Datum violations_array(uint32 violations);
-static Datum utf8_text(const char *value);
+static Datum view_text(const char *value);
+static bool is_ascii(const char *value);
+static char *escape_for_database(const char *value, int length);
+static void append_character(StringInfo buf, const unsigned char *p,
+							 int length, int encoding);
 static Datum serial_numeric(const char *serial);
 static bool timestamp_value(TimestampTz value, Datum *datum);
 static Datum subject_alt_names(X509 *cert);
@@ -140,6 +152,26 @@ require_store(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pgtls_audit must be loaded via \"shared_preload_libraries\"")));
+}
+
+/*
+ * The SQL declaration of the called function must have exactly the columns
+ * that this library fills.  A library newer than the extension's SQL objects
+ * serves their old declarations through versioned entry points (see
+ * pgtls_audit--1.0.0.sql); a declaration it does not know is refused here,
+ * before any row is built past the end of the caller's tuple descriptor.
+ */
+static void
+require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc, int expected)
+{
+	if (tupdesc->natts != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("function %s returns %d columns where the pgtls_audit library fills %d",
+						format_procedure(fcinfo->flinfo->fn_oid),
+						tupdesc->natts, expected),
+				 errdetail("The SQL objects of extension \"pgtls_audit\" do not match its installed library."),
+				 errhint("Run ALTER EXTENSION pgtls_audit UPDATE, or install the library of the extension's version.")));
 }
 
 static void
@@ -190,6 +222,7 @@ emit_attempts(FunctionCallInfo fcinfo,
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
 	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	require_columns(fcinfo, state->rsinfo->setDesc, ATTEMPT_COLUMNS);
 	init_visibility(&state->visibility);
 	scan(emit_attempt, state);
 }
@@ -223,8 +256,8 @@ emit_attempt(const AuditRecord *r, void *arg)
 
 	PUT(Int64GetDatum((int64) r->event_id));
 	PUT(TimestampTzGetDatum(r->time));
-	PUT_CACHED(stage_name(r->stage), text_datum);
-	PUT_CACHED(outcome_name(r->outcome), text_datum);
+	PUT_CACHED(stage_name(r->stage), view_text);
+	PUT_CACHED(outcome_name(r->outcome), view_text);
 	if (r->judged)
 		PUT(cached_violations(state, r->violations));
 	else
@@ -234,34 +267,34 @@ emit_attempt(const AuditRecord *r, void *arg)
 	else
 		PUT_NULL();
 	PUT(Int32GetDatum(r->pid));
-	PUT_CACHED(record_string(r, RS_USER_NAME), utf8_text);
-	PUT_CACHED(record_string(r, RS_DATABASE_NAME), utf8_text);
-	PUT_CACHED(record_string(r, RS_APPLICATION_NAME), utf8_text);
+	PUT_CACHED(record_string(r, RS_USER_NAME), view_text);
+	PUT_CACHED(record_string(r, RS_DATABASE_NAME), view_text);
+	PUT_CACHED(record_string(r, RS_APPLICATION_NAME), view_text);
 	PUT(BoolGetDatum(r->replication));
-	PUT_CACHED(transport_name(r->transport), text_datum);
+	PUT_CACHED(transport_name(r->transport), view_text);
 	PUT_CACHED(record_string(r, RS_CLIENT_ADDR), inet_datum);
 	if (r->client_port >= 0)
 		PUT(Int32GetDatum(r->client_port));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_AUTH_METHOD), text_datum);
+	PUT_CACHED(record_string(r, RS_AUTH_METHOD), view_text);
 	if (r->hba_line > 0)
 		PUT(Int32GetDatum(r->hba_line));
 	else
 		PUT_NULL();
 	PUT(BoolGetDatum(r->ssl));
-	PUT_CACHED(record_string(r, RS_TLS_VERSION), text_datum);
-	PUT_CACHED(record_string(r, RS_CIPHER), text_datum);
+	PUT_CACHED(record_string(r, RS_TLS_VERSION), view_text);
+	PUT_CACHED(record_string(r, RS_CIPHER), view_text);
 	if (r->ssl)
 		PUT(Int32GetDatum(r->cipher_bits));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_KEY_EXCHANGE_GROUP), text_datum);
+	PUT_CACHED(record_string(r, RS_KEY_EXCHANGE_GROUP), view_text);
 	if (r->ssl)
 		PUT(BoolGetDatum(r->forward_secrecy));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_SNI), utf8_text);
+	PUT_CACHED(record_string(r, RS_SNI), view_text);
 	if (r->ssl)
 		PUT(BoolGetDatum(r->cert_present));
 	else
@@ -270,18 +303,18 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT(BoolGetDatum(r->cert_verified));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_CERT_SUBJECT), utf8_text);
+	PUT_CACHED(record_string(r, RS_CERT_SUBJECT), view_text);
 	if (r->cert_present)
 		PUT(BoolGetDatum(r->string_truncated[RS_CERT_SUBJECT]));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_CERT_ISSUER), utf8_text);
+	PUT_CACHED(record_string(r, RS_CERT_ISSUER), view_text);
 	if (r->cert_present)
 		PUT(BoolGetDatum(r->string_truncated[RS_CERT_ISSUER]));
 	else
 		PUT_NULL();
 	PUT_CACHED(record_string(r, RS_CERT_SERIAL), serial_numeric);
-	PUT_CACHED(record_string(r, RS_CERT_FINGERPRINT), text_datum);
+	PUT_CACHED(record_string(r, RS_CERT_FINGERPRINT), view_text);
 	if (r->cert_present)
 	{
 		PUT_TIMESTAMP(r->cert_not_before);
@@ -292,16 +325,16 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT_NULL();
 		PUT_NULL();
 	}
-	PUT_CACHED(record_string(r, RS_CERT_KEY_ALGORITHM), text_datum);
+	PUT_CACHED(record_string(r, RS_CERT_KEY_ALGORITHM), view_text);
 	if (r->cert_key_bits > 0)
 		PUT(Int32GetDatum(r->cert_key_bits));
 	else
 		PUT_NULL();
-	PUT_CACHED(record_string(r, RS_CERT_SIGNATURE_ALGORITHM), text_datum);
+	PUT_CACHED(record_string(r, RS_CERT_SIGNATURE_ALGORITHM), view_text);
 	PUT(BoolGetDatum(r->gss_authenticated));
 	PUT(BoolGetDatum(r->gss_encrypted));
-	PUT_CACHED(record_string(r, RS_GSS_PRINCIPAL), utf8_text);
-	PUT_CACHED(record_string(r, RS_REASON), utf8_text);
+	PUT_CACHED(record_string(r, RS_GSS_PRINCIPAL), view_text);
+	PUT_CACHED(record_string(r, RS_REASON), view_text);
 
 	Assert(i == ATTEMPT_COLUMNS);
 	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
@@ -360,16 +393,14 @@ current_violations(AttemptScan *state, const AuditRecord *r)
 	return state->last_violations;
 }
 
-static Datum
-text_datum(const char *value)
-{
-	return CStringGetTextDatum(value);
-}
-
+/* A zone id ("fe80::1%eth0") would make inet_in fail: capture.c drops it. */
 static Datum
 inet_datum(const char *value)
 {
-	return DirectFunctionCall1(inet_in, CStringGetDatum(value));
+	char	   *address = pstrdup(value);
+
+	clean_ipv6_addr(AF_INET6, address);
+	return DirectFunctionCall1(inet_in, CStringGetDatum(address));
 }
 
 /* {protocol,cipher_bits} */
@@ -388,13 +419,104 @@ violations_array(uint32 violations)
 										   TYPALIGN_INT));
 }
 
-/* The store's strings are valid UTF-8. */
+/*
+ * A string of the store, UTF-8, as text of the database.  A view must
+ * answer whatever clients sent, so nothing here raises an error: in a
+ * database whose encoding lacks a character, the character is written
+ * \uHHHH (\UHHHHHHHH beyond U+FFFF), and a byte that is not valid UTF-8
+ * \xHH, as the log line writes them.  A SQL_ASCII database takes the UTF-8
+ * bytes as they are, as it takes every string.
+ */
 static Datum
-utf8_text(const char *value)
+view_text(const char *value)
 {
-	char	   *converted = pg_any_to_server(value, strlen(value), PG_UTF8);
+	int			length = strlen(value);
+	int			encoding = GetDatabaseEncoding();
 
-	return CStringGetTextDatum(converted);
+	if (encoding == PG_SQL_ASCII ||
+		(encoding == PG_UTF8 && pg_verify_mbstr(PG_UTF8, value, length, true)) ||
+		is_ascii(value))
+		return CStringGetTextDatum(value);
+	return CStringGetTextDatum(escape_for_database(value, length));
+}
+
+static bool
+is_ascii(const char *value)
+{
+	for (const char *p = value; *p; p++)
+	{
+		if (IS_HIGHBIT_SET(*p))
+			return false;
+	}
+	return true;
+}
+
+static char *
+escape_for_database(const char *value, int length)
+{
+	const unsigned char *p = (const unsigned char *) value;
+	const unsigned char *end = p + length;
+	int			encoding = GetDatabaseEncoding();
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			n = IS_HIGHBIT_SET(*p) ? pg_utf_mblen(p) : 1;
+
+		if (n == 1 && !IS_HIGHBIT_SET(*p))
+			appendStringInfoChar(&buf, (char) *p);
+		else if (p + n <= end && pg_utf8_islegal(p, n))
+		{
+			append_character(&buf, p, n, encoding);
+			p += n;
+			continue;
+		}
+		else
+			appendStringInfo(&buf, "\\x%02x", *p);
+		p++;
+	}
+	return buf.data;
+}
+
+/*
+ * One valid UTF-8 character, converted to the database encoding, or
+ * escaped if the encoding lacks it.
+ */
+static void
+append_character(StringInfo buf, const unsigned char *p, int length,
+				 int encoding)
+{
+	pg_wchar	c = utf8_to_unicode(p);
+
+	if (encoding == PG_UTF8)
+	{
+		appendBinaryStringInfo(buf, (const char *) p, length);
+		return;
+	}
+#if PG_VERSION_NUM >= 140000
+	{
+		static Oid	proc = InvalidOid;
+		unsigned char converted[MAX_CONVERSION_GROWTH * 4 + 1];
+
+		/* the database's encoding is fixed for the life of a backend */
+		if (!OidIsValid(proc))
+			proc = FindDefaultConversionProc(PG_UTF8, encoding);
+		if (OidIsValid(proc) &&
+			pg_do_encoding_conversion_buf(proc, PG_UTF8, encoding,
+										  unconstify(unsigned char *, p),
+										  length, converted,
+										  sizeof(converted), true) == length)
+		{
+			appendStringInfoString(buf, (const char *) converted);
+			return;
+		}
+	}
+#endif
+	if (c <= 0xFFFF)
+		appendStringInfo(buf, "\\u%04x", c);
+	else
+		appendStringInfo(buf, "\\U%08x", c);
 }
 
 static Datum
@@ -423,6 +545,7 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SUMMARY_COLUMNS);
 	init_visibility(&visibility);
 	count = store_copy_aggregates(&entries);
 
@@ -435,15 +558,15 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 		if (!role_visible(&visibility, e->key.role_oid))
 			continue;
 		nulls[0] = e->key.user_name[0] == '\0';
-		values[0] = CStringGetTextDatum(e->key.user_name);
+		values[0] = view_text(e->key.user_name);
 		nulls[1] = e->key.database_name[0] == '\0';
-		values[1] = CStringGetTextDatum(e->key.database_name);
-		values[2] = CStringGetTextDatum(transport_name(e->key.transport));
+		values[1] = view_text(e->key.database_name);
+		values[2] = view_text(transport_name(e->key.transport));
 		nulls[3] = e->key.tls_version[0] == '\0';
-		values[3] = CStringGetTextDatum(e->key.tls_version);
+		values[3] = view_text(e->key.tls_version);
 		nulls[4] = e->key.cipher[0] == '\0';
-		values[4] = CStringGetTextDatum(e->key.cipher);
-		values[5] = CStringGetTextDatum(outcome_name(e->key.outcome));
+		values[4] = view_text(e->key.cipher);
+		values[5] = view_text(outcome_name(e->key.outcome));
 		values[6] = Int64GetDatum((int64) e->count);
 		values[7] = TimestampTzGetDatum(e->first_seen);
 		values[8] = TimestampTzGetDatum(e->last_seen);
@@ -452,8 +575,24 @@ pgtls_audit_summary(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * pgtls_audit.status: 1.0.0 declares nine columns; 1.1.0 adds the
+ * certificate inventory's three, under the symbol pgtls_audit_status_1_1.
+ */
 Datum
 pgtls_audit_status(PG_FUNCTION_ARGS)
+{
+	return status_record(fcinfo, STATUS_COLUMNS_1_0);
+}
+
+Datum
+pgtls_audit_status_1_1(PG_FUNCTION_ARGS)
+{
+	return status_record(fcinfo, STATUS_COLUMNS);
+}
+
+static Datum
+status_record(FunctionCallInfo fcinfo, int columns)
 {
 	TupleDesc	tupdesc;
 	StoreStatus status;
@@ -463,6 +602,7 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	require_store();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	require_columns(fcinfo, tupdesc, columns);
 	store_get_status(&status);
 
 	values[0] = Int32GetDatum(status.history_size);
@@ -474,6 +614,9 @@ pgtls_audit_status(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum((int64) status.aggregates_evicted);
 	values[7] = Int32GetDatum(status.max_dn_length);
 	values[8] = TimestampTzGetDatum(status.stats_reset);
+	values[9] = Int32GetDatum(status.max_certificates);
+	values[10] = Int32GetDatum(status.certificates);
+	values[11] = Int64GetDatum((int64) status.certificates_evicted);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -504,6 +647,7 @@ pgtls_audit_server_certificate(PG_FUNCTION_ARGS)
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, SERVER_CERTIFICATE_COLUMNS);
 	if (ssl == NULL || strcmp(ssl, "on") != 0 || path == NULL || path[0] == '\0')
 		return (Datum) 0;
 
@@ -559,7 +703,7 @@ subject_alt_names(X509 *cert)
 		{
 			CONF_VALUE *part = sk_CONF_VALUE_value(parts, 0);
 
-			items[kept++] = utf8_text(psprintf("%s:%s", part->name,
+			items[kept++] = view_text(psprintf("%s:%s", part->name,
 											   part->value ? part->value : ""));
 		}
 		sk_CONF_VALUE_pop_free(parts, X509V3_conf_free);
@@ -568,4 +712,79 @@ subject_alt_names(X509 *cert)
 		GENERAL_NAMES_free(names);
 	return PointerGetDatum(construct_array(items, kept, TEXTOID, -1, false,
 										   TYPALIGN_INT));
+}
+
+/*
+ * The client certificate inventory.  A row is visible if one of the roles
+ * that used the certificate is (see role_visible); a certificate only
+ * names that are no role presented, only to see_all.
+ */
+Datum
+pgtls_audit_client_certificates(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Visibility	visibility;
+	CertificateRow *rows;
+	Size		row_size;
+	int			count;
+
+	require_store();
+	InitMaterializedSRF(fcinfo, 0);
+	require_columns(fcinfo, rsinfo->setDesc, CLIENT_CERTIFICATE_COLUMNS);
+	init_visibility(&visibility);
+	count = store_copy_certificates(&rows, &row_size);
+
+	for (int n = 0; n < count; n++)
+	{
+		CertificateRow *c = (CertificateRow *) ((char *) rows + row_size * n);
+		Datum		values[CLIENT_CERTIFICATE_COLUMNS];
+		bool		nulls[CLIENT_CERTIFICATE_COLUMNS];
+		Datum		roles[CERTIFICATE_ROLES];
+		int			role_names = 0;
+		bool		visible = visibility.see_all;
+		int			i = 0;
+
+		for (int r = 0; r < c->role_count; r++)
+		{
+			char	   *name = GetUserNameFromId(c->roles[r], true);
+
+			visible = visible || role_visible(&visibility, c->roles[r]);
+			if (name != NULL)
+				roles[role_names++] = CStringGetTextDatum(name);
+		}
+		if (!visible)
+			continue;
+
+		PUT(CStringGetTextDatum(c->fingerprint));
+		PUT_UTF8(c->dns);
+		PUT_UTF8(certificate_issuer(c));
+		PUT(BoolGetDatum(c->subject_truncated));
+		PUT(BoolGetDatum(c->issuer_truncated));
+		if (c->serial[0] != '\0')
+			PUT(serial_numeric(c->serial));
+		else
+			PUT_NULL();
+		PUT_TIMESTAMP(c->not_before);
+		PUT_TIMESTAMP(c->not_after);
+		PUT_TEXT(c->key_algorithm);
+		if (c->key_bits > 0)
+			PUT(Int32GetDatum(c->key_bits));
+		else
+			PUT_NULL();
+		PUT_TEXT(c->signature_algorithm);
+		PUT(BoolGetDatum(c->verified));
+		PUT(TimestampTzGetDatum(c->first_seen));
+		PUT(TimestampTzGetDatum(c->last_seen));
+		PUT(Int64GetDatum((int64) c->attempts));
+		PUT(Int64GetDatum((int64) c->accepted));
+		PUT(PointerGetDatum(construct_array(roles, role_names, TEXTOID, -1,
+											false, TYPALIGN_INT)));
+		if (c->client_addr[0] != '\0')
+			PUT(inet_datum(c->client_addr));
+		else
+			PUT_NULL();
+		Assert(i == CLIENT_CERTIFICATE_COLUMNS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

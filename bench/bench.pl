@@ -67,6 +67,7 @@ my %opt = (
 	flood_batches => 10,            # batches timed in a flood
 	flood_logins  => 200,           # legitimate TLS logins timed in a flood
 	flood_rounds  => 3,             # of those, for new and for one name
+	flood_profiles => 5,            # refused attempts counted by callgrind
 	results               => undef);
 GetOptions(
 	'quick' => sub {
@@ -295,9 +296,11 @@ sub profile_total
 # callgrind_annotate: { function => { total => inclusive instructions,
 # callees => [ [ function, inclusive instructions ], ... ] } }.  In a
 # backend, the extension runs only from its entry points below: the
-# authentication hook, the emit_log_hook (on every message, a one-test fast
-# path outside connection startup) and the exit callback that clears the
-# session's slot; their sum is its whole cost.
+# authentication hook, the transaction callback that records an accepted
+# attempt once the start-up transaction commits (and is a one-test fast
+# path at every later commit), the emit_log_hook (on every message, a
+# one-test fast path outside connection startup) and the exit callback
+# that clears the session's slot; their sum is its whole cost.
 sub extension_call_tree
 {
 	my ($profile) = @_;
@@ -339,7 +342,8 @@ sub extension_call_tree
 sub entry_points
 {
 	return
-	  qw(pgtls_audit_client_authentication pgtls_audit_emit_log clear_my_slot);
+	  qw(pgtls_audit_client_authentication settle_accepted_attempt
+	  pgtls_audit_emit_log clear_my_slot);
 }
 
 sub hook_instructions
@@ -616,8 +620,12 @@ sub measure_flood
 		$node->restart;
 		$node->safe_psql('postgres', 'CREATE EXTENSION IF NOT EXISTS pgtls_audit');
 		$node->safe_psql('postgres', 'SELECT pgtls_audit.reset()');
-		my $postmaster = postmaster_pid();
 		my $result = $results{flood}{$rows} = { attempts => $attempts };
+
+		# instructions of a refused attempt with a new name, empty table
+		$result->{instructions_empty} = refusal_instructions("$rows-empty");
+		$node->start;
+		my $postmaster = postmaster_pid();
 
 		foreach my $batch (1 .. $opt{flood_batches})
 		{
@@ -635,6 +643,10 @@ sub measure_flood
 		}
 		@{$result}{qw(rows evicted)} = split /\|/, $node->safe_psql('postgres',
 			'SELECT aggregates, aggregates_evicted FROM pgtls_audit.status');
+
+		# the same once the table is full: a clean restart keeps it
+		$result->{instructions_full} = refusal_instructions("$rows-full");
+		$node->start;
 
 		my $script = $PostgreSQL::Test::Utils::tmp_check . '/select1.sql';
 		PostgreSQL::Test::Utils::append_to_file($script, "SELECT 1;\n")
@@ -661,6 +673,36 @@ sub measure_flood
 		  foreach ('new', 'repeated');
 	}
 	return;
+}
+
+# Restart the node under callgrind and count the instructions pgtls_audit
+# executes for refused attempts with new names (the emit_log_hook, which
+# records them); the median of flood_profiles attempts.  The node is left
+# stopped.
+sub refusal_instructions
+{
+	my ($name) = @_;
+	my $dir = $PostgreSQL::Test::Utils::tmp_check . "/callgrind/flood-$name";
+	make_path($dir);
+	$node->stop;
+	start_under_callgrind($dir);
+	PgtlsAuditTest::refused_startup_packet($node->port, "cold_$name");
+	PgtlsAuditTest::refused_startup_packet($node->port, "measured_${name}_$_")
+	  foreach 1 .. $opt{flood_profiles};
+	$node->stop;
+
+	my @counts;
+	foreach my $profile (sort { -M $b <=> -M $a } glob "$dir/callgrind.out.*")
+	{
+		# the postmaster may still be writing its own profile: only
+		# backends matter
+		my $tree = eval { extension_call_tree($profile) } or next;
+		push @counts, $tree->{pgtls_audit_emit_log}{total}
+		  if $tree->{record_refusal};
+	}
+	# the first attempt after a start is cold
+	shift @counts if @counts > $opt{flood_profiles};
+	return median(@counts);
 }
 
 # Refused attempts from two processes: $count in all, or until killed when
@@ -697,6 +739,7 @@ sub report_flood
 	my $flood = $results{flood} or return '';
 	my @rows = ([
 		'max_aggregates', 'new names', 'rows', 'evicted',
+		'instructions, empty table', 'full table', 'full/empty',
 		'CPU us/attempt first batch', 'last batch', 'last/first',
 		'TLS logins/s, new names', 'one name', 'new/one'
 	]);
@@ -707,6 +750,8 @@ sub report_flood
 		push @rows,
 		  [
 			$table, $f->{attempts}, $f->{rows}, $f->{evicted},
+			commify($f->{instructions_empty}), commify($f->{instructions_full}),
+			ratio($f->{instructions_full}, $f->{instructions_empty}),
 			sprintf('%.0f', $first->{cpu_us}), sprintf('%.0f', $last->{cpu_us}),
 			ratio($last->{cpu_us}, $first->{cpu_us}),
 			sprintf('%.1f', $f->{logins}{new}),
@@ -715,8 +760,10 @@ sub report_flood
 		  ];
 	}
 	return "\nA flood of refused attempts, each with a new user name "
-	  . "(server CPU per attempt, first and last of $opt{flood_batches} "
-	  . "batches; pgbench -C TLS logins per second during the flood, "
+	  . "(pgtls_audit's instructions for one, callgrind, median of "
+	  . "$opt{flood_profiles}, before the flood and after it; server CPU per "
+	  . "attempt, first and last of $opt{flood_batches} batches; pgbench -C "
+	  . "TLS logins per second during the flood, "
 	  . "median of $opt{flood_rounds} alternated rounds):\n\n"
 	  . format_table(@rows);
 }

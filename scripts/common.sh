@@ -6,18 +6,30 @@ set -euo pipefail
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGTLS_AUDIT_TEST_USER:-pgtls_audit_test}
-# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench.
-PACKAGES=(make gcc openssl perl libipc-run-perl libkrb5-dev pg-bsd-indent valgrind
-	postgresql-15 postgresql-client-15 postgresql-server-dev-15)
+# valgrind is for bench/run (callgrind); postgresql-15 also brings pgbench;
+# the MIT KDC and clients (krb5-*) are for t/011_gssapi.pl, IO::Socket::SSL
+# and iproute2 for the raw clients and the network namespace of the tests;
+# prometheus (promtool) and prometheus-postgres-exporter for
+# t/031_prometheus.pl; unzip to read back the archive of make dist.
+PACKAGES=(make gcc openssl perl libipc-run-perl libio-socket-ssl-perl iproute2 libkrb5-dev pg-bsd-indent valgrind
+	krb5-kdc krb5-admin-server krb5-user
+	postgresql-15 postgresql-client-15 postgresql-server-dev-15
+	prometheus prometheus-postgres-exporter unzip)
 
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 # Install the Debian packages that are missing; idempotent.
 install_dependencies()
 {
+	install_packages "${PACKAGES[@]}"
+}
+
+# Install those of the Debian packages named that are missing; idempotent.
+install_packages()
+{
 	local missing=()
 	local package
-	for package in "${PACKAGES[@]}"; do
+	for package in "$@"; do
 		dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$package")
 	done
@@ -102,4 +114,37 @@ run_harness()
 			PERL5LIB="$pgxs_dir/src/test/perl:$work/t" \
 			"$@"
 	)
+}
+
+# The lock that serializes everything installing into, testing against or
+# installing packages into the machine's PostgreSQL tree, which several
+# work trees share.
+PG_LOCK=${PGTLS_AUDIT_LOCK:-/tmp/pgtls_audit-pg15.lock}
+
+# Run a command holding $PG_LOCK; directly when this process or one of its
+# ancestors already holds it (flock $PG_LOCK scripts/...), which a second
+# flock would wait for forever.
+with_pg_lock()
+{
+	local inode pid
+	touch "$PG_LOCK" 2>/dev/null || true
+	inode=$(stat -c %i "$PG_LOCK")
+	for pid in $(awk -v inode="$inode" \
+		'$2 == "FLOCK" { split($6, f, ":"); if (f[3] == inode) print $5 }' /proc/locks); do
+		if lock_holder_is_ancestor "$pid"; then
+			"$@"
+			return
+		fi
+	done
+	flock "$PG_LOCK" "$@"
+}
+
+lock_holder_is_ancestor()
+{
+	local holder=$1 pid=$$
+	while [ -n "$pid" ] && [ "$pid" -gt 1 ]; do
+		[ "$pid" = "$holder" ] && return 0
+		pid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	done
+	return 1
 }

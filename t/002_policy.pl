@@ -188,7 +188,8 @@ is( $node->safe_psql(
 SELECT string_agg(name || '=' || setting, ' ' ORDER BY name)
   FROM pg_settings
  WHERE name LIKE 'pgtls\_audit.%' AND context = 'sighup'
-   AND name NOT LIKE 'pgtls\_audit.log\_%' AND name <> 'pgtls_audit.save'}),
+   AND name NOT LIKE 'pgtls\_audit.log\_%' AND name <> 'pgtls_audit.save'
+   AND name <> 'pgtls_audit.cert_expiry_warning_days'}),
 	'pgtls_audit.ciphers=ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL '
 	  . 'pgtls_audit.forbidden_auth_methods=trust, password, md5, ident '
 	  . 'pgtls_audit.min_cipher_bits=128 '

@@ -52,8 +52,13 @@ ids_increase('clean restart', $before);
 $before = max_event_id();
 my $session = PgtlsAuditTest::background_session($node, $node->connstr('postgres'));
 my $pid = $session->query('SELECT pg_backend_pid()');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 eval { $session->quit };
+# A query that the postmaster lets in before it notices the death would
+# answer the poll below: wait for the crash restart to begin.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/,
+	$log_offset);
 $node->poll_query_until('postgres', 'SELECT 1', '1')
   or die 'the server did not come back after the crash restart';
 ids_increase('crash restart', $before);
@@ -94,7 +99,7 @@ ok($node->log_contains('ignoring invalid pgtls_audit file', $offset),
 ids_increase('ignored dump file', $before);
 
 # A saved record with one field out of range.  The file header is 16
-# bytes of uint32 then 6 uint64; each record is a uint32 size and the
+# bytes of uint32 then 9 uint64; each record is a uint32 size and the
 # record, whose fixed fields lie at these offsets.
 my $fields_offset = -s $node->logfile;
 my %fields = (
@@ -119,7 +124,7 @@ foreach my $field (sort keys %fields)
 	is($record_header_size, 156, "$field: the record layout is the one tested")
 	  if $field eq 'event_id';
 	cmp_ok($history_count, '>', 0, "$field: the dump holds records");
-	substr($bytes, 64 + 4 + $at, length(pack($format, 0))) = pack($format, $value);
+	substr($bytes, 88 + 4 + $at, length(pack($format, 0))) = pack($format, $value);
 	open my $fh, '>', $dump or die "could not write $dump: $!";
 	binmode $fh;
 	print $fh $bytes;
@@ -172,7 +177,7 @@ $node->append_conf('postgresql.conf',
 $offset = -s $node->logfile;
 ok(!$node->start(fail_ok => 1), 'a store over the limit stops the start');
 ok( $node->log_contains(
-		qr/FATAL:  pgtls_audit would need 1\d\d\d MB of shared memory, more than its limit of 1024 MB\n.*DETAIL:  The history takes \d+ MB, the sessions of \d+ backends \d+ MB and the aggregates \d+ MB\.\n.*HINT:  Lower pgtls_audit\.history_size/,
+		qr/FATAL:  pgtls_audit would need 1\d\d\d MB of shared memory, more than its limit of 1024 MB\n.*DETAIL:  The history takes \d+ MB, the sessions of \d+ backends \d+ MB, the aggregates \d+ MB and the certificate inventory \d+ MB\.\n.*HINT:  Lower pgtls_audit\.history_size/,
 		$offset),
 	'with a message that names the parts');
 

@@ -209,6 +209,9 @@ ssl_cert_file = '$pki->{server_cert}'
 ssl_key_file = '$pki->{server_key}'
 ssl_ca_file = '$pki->{ca_cert}'
 password_encryption = 'scram-sha-256'
+# the test certificates are valid for 30 days: no expiry warning unless a
+# test asks for one
+pgtls_audit.cert_expiry_warning_days = 0
 } . ($opts{conf} // ''));
 	write_hba($node, $opts{hba} // hba_lines());
 	$node->start;
@@ -365,7 +368,7 @@ sub wait_for_audit
 =item parse_audit_line($text)
 
 Parse what follows "pgtls_audit: ": a JSON object, or key=value pairs whose
-quoted values use \" \\ \n \r \t \xHH and \uHHHH escapes.  Values come back
+quoted values use \" \\ \n \r \t \xHH, \uHHHH and \UHHHHHHHH escapes.  Values come back
 as Perl byte strings (UTF-8 encoded).  Dies on anything malformed, so a
 test cannot pass on a line it did not understand.
 
@@ -406,7 +409,8 @@ sub parse_audit_line
 		croak "duplicate key $key" if exists $fields{$key};
 		if ($value =~ s/^"(.*)"$/$1/s)
 		{
-			$value =~ s{\\(u[0-9a-f]{4}|x[0-9a-f]{2}|.)}{unescape($1)}ge;
+			$value =~
+			  s{\\(u[0-9a-f]{4}|U[0-9a-f]{8}|x[0-9a-f]{2}|.)}{unescape($1)}ge;
 		}
 		$fields{$key} = $value;
 	}
@@ -420,7 +424,7 @@ sub unescape
 	return "\r" if $escape eq 'r';
 	return "\t" if $escape eq 't';
 	return chr(hex(substr($escape, 1))) if $escape =~ /^x/;
-	if ($escape =~ /^u/)
+	if ($escape =~ /^u/i)
 	{
 		my $char = chr(hex(substr($escape, 1)));
 		utf8::encode($char);
