@@ -630,7 +630,6 @@ append_character(StringInfo buf, const unsigned char *p, int length,
 		appendBinaryStringInfo(buf, (const char *) p, length);
 		return;
 	}
-#if PG_VERSION_NUM >= 140000
 	{
 		static Oid	proc = InvalidOid;
 		unsigned char converted[MAX_CONVERSION_GROWTH * 4 + 1];
@@ -648,7 +647,6 @@ append_character(StringInfo buf, const unsigned char *p, int length,
 			return;
 		}
 	}
-#endif
 	if (c <= 0xFFFF)
 		appendStringInfo(buf, "\\u%04x", c);
 	else
