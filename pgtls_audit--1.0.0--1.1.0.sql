@@ -73,6 +73,11 @@ GRANT SELECT ON status, client_certificates TO PUBLIC;
 ALTER TYPE attempt ADD ATTRIBUTE rule_line integer;
 ALTER TYPE attempt ADD ATTRIBUTE current_rule_line integer;
 
+-- How TLS was opened (postgres: after an SSLRequest; direct: 17's direct
+-- negotiation) and the ALPN protocol the server selected.
+ALTER TYPE attempt ADD ATTRIBUTE tls_negotiation text;
+ALTER TYPE attempt ADD ATTRIBUTE alpn text;
+
 CREATE OR REPLACE FUNCTION history_records()
 RETURNS SETOF attempt
 AS 'MODULE_PATHNAME', 'pgtls_audit_history_1_1'
@@ -128,7 +133,9 @@ CREATE OR REPLACE VIEW connections AS
 		   s.current_violations,
 		   s.event_id,
 		   s.rule_line,
-		   s.current_rule_line
+		   s.current_rule_line,
+		   s.tls_negotiation,
+		   s.alpn
 	  FROM session_records() s
 	  JOIN pg_stat_activity a ON a.pid = s.pid
 	  JOIN pg_stat_ssl l ON l.pid = s.pid

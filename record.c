@@ -61,6 +61,10 @@ string_max_length(RecordString which, int max_dn_length)
 			return max_dn_length;
 		case RS_GSS_PRINCIPAL:
 			return PRINCIPAL_MAX_LEN;
+		case RS_TLS_NEGOTIATION:
+			return RECORD_SHORT_LEN - 1;
+		case RS_ALPN:
+			return 255;			/* an ALPN protocol name has at most 255 bytes */
 		case RS_REASON:
 		case RS_COUNT:
 			break;
@@ -127,6 +131,8 @@ build_record(AuditRecord *r, const AuditAttempt *a, int max_dn_length)
 			   max_dn_length);
 	put_string(r, RS_GSS_PRINCIPAL, a->gss_principal, max_dn_length);
 	put_string(r, RS_REASON, a->reason, max_dn_length);
+	put_string(r, RS_TLS_NEGOTIATION, a->tls_negotiation, max_dn_length);
+	put_string(r, RS_ALPN, a->alpn, max_dn_length);
 }
 
 /*

@@ -58,7 +58,7 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
  * adds rule_line and current_rule_line at the end.
  */
 #define ATTEMPT_COLUMNS_1_0 40
-#define ATTEMPT_COLUMNS 42
+#define ATTEMPT_COLUMNS 44
 #define RULES_COLUMNS 7
 #define RULE_FOR_COLUMNS (1 + SETTING_COUNT)
 #define SUMMARY_COLUMNS 9
@@ -407,6 +407,8 @@ emit_attempt(const AuditRecord *r, void *arg)
 			PUT(Int32GetDatum(now_rule_line));
 		else
 			PUT_NULL();
+		PUT_CACHED(record_string(r, RS_TLS_NEGOTIATION), view_text);
+		PUT_CACHED(record_string(r, RS_ALPN), view_text);
 		Assert(i == ATTEMPT_COLUMNS);
 	}
 	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,

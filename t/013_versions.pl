@@ -40,6 +40,20 @@ my $node = PgtlsAuditTest::tls_node(
 			  . 'issuer="https://127.0.0.1/issuer" scope="openid"')
 		: ()));
 PgtlsAuditTest::create_roles($node, 'alice', 'oauthuser');
+$node->safe_psql('postgres', 'CREATE EXTENSION pgtls_audit');
+
+# What history and connections say of this very session.
+sub seen_in_views
+{
+	my (%opts) = @_;
+	return $node->safe_psql(
+		'postgres', q{
+SELECT c.tls_negotiation || '/' || coalesce(c.alpn, '-'),
+       h.tls_negotiation || '/' || coalesce(h.alpn, '-')
+  FROM pgtls_audit.connections c JOIN pgtls_audit.history h USING (event_id)
+ WHERE c.pid = pg_backend_pid()},
+		connstr => PgtlsAuditTest::tls_connstr($node, $pki, %opts));
+}
 
 # How TLS was negotiated: always after an SSLRequest before 17.
 my $has_direct = $version >= 17;
@@ -49,6 +63,9 @@ my $line = PgtlsAuditTest::client_attempt($node, $pki, %alice,
 is($line->{tls_negotiation}, 'postgres', 'SSLRequest: tls_negotiation=postgres');
 is($line->{alpn}, $has_direct ? 'postgresql' : undef,
 	'SSLRequest: ALPN as the server selected it (none before 17)');
+is( seen_in_views(%alice, $has_direct ? (extra => 'sslnegotiation=postgres') : ()),
+	$has_direct ? 'postgres/postgresql|postgres/postgresql' : 'postgres/-|postgres/-',
+	'SSLRequest: connections and history say so too');
 $line = PgtlsAuditTest::client_attempt($node, $pki, %alice,
 	sslmode => 'disable')->{lines}[0];
 ok(!exists $line->{tls_negotiation} && !exists $line->{alpn},
@@ -56,7 +73,7 @@ ok(!exists $line->{tls_negotiation} && !exists $line->{alpn},
 
 SKIP:
 {
-	skip "no direct TLS negotiation before 17 ($version)", 6
+	skip "no direct TLS negotiation before 17 ($version)", 7
 	  unless $has_direct;
 
 	$line = PgtlsAuditTest::client_attempt($node, $pki, %alice,
@@ -64,6 +81,9 @@ SKIP:
 	is($line->{outcome}, 'accepted', 'direct: accepted');
 	is($line->{tls_negotiation}, 'direct', 'direct: tls_negotiation=direct');
 	is($line->{alpn}, 'postgresql', 'direct: alpn=postgresql');
+	is(seen_in_views(%alice, extra => 'sslnegotiation=direct'),
+		'direct/postgresql|direct/postgresql',
+		'direct: connections and history say so too');
 
 	# A direct handshake without ALPN: PostgreSQL refuses it once TLS is up.
 	my $offset = -s $node->logfile;

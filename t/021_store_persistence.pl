@@ -111,8 +111,8 @@ my %fields = (
 	stage            => [ 74, 'C', 5 ],
 	ssl              => [ 77, 'C', 2 ],
 	client_port      => [ 40, 'l', 70000 ],
-	string_offset    => [ 118, 'v', 60000 ],
-	strings_used     => [ 152, 'v', 60000 ],
+	string_offset    => [ 122, 'v', 60000 ],
+	strings_used     => [ 160, 'v', 60000 ],
 	event_id         => [ 0, 'Q', 0 ]);
 foreach my $field (sort keys %fields)
 {
@@ -122,7 +122,7 @@ foreach my $field (sort keys %fields)
 	my $bytes = PostgreSQL::Test::Utils::slurp_file($dump);
 	my ($record_header_size) = unpack('x8 V', $bytes);
 	my ($history_count) = unpack('x48 Q', $bytes);
-	is($record_header_size, 160, "$field: the record layout is the one tested")
+	is($record_header_size, 168, "$field: the record layout is the one tested")
 	  if $field eq 'event_id';
 	cmp_ok($history_count, '>', 0, "$field: the dump holds records");
 	substr($bytes, 88 + 4 + $at, length(pack($format, 0))) = pack($format, $value);
