@@ -123,7 +123,6 @@ static void compute_layout(StoreLayout *l);
 static void store_request_shmem(void);
 static void store_startup_shmem(void);
 static void init_parts(char *base, bool found);
-static int	my_session_slot(void);
 static void store_shmem_shutdown(int code, Datum arg);
 static bool dump_store(void);
 static void write_history_record(const AuditRecord *record, void *arg);
@@ -299,13 +298,6 @@ store_available(void)
 	return header != NULL;
 }
 
-/* This backend's session slot: its proc number, or -1 if it has none. */
-static int
-my_session_slot(void)
-{
-	return PGTLS_MY_PROC_INDEX;
-}
-
 /*
  * Remember one attempt: in the history, in the aggregates and, for a
  * session that goes on, in this backend's session slot.  See the locking
@@ -332,7 +324,7 @@ store_attempt(const AuditAttempt *attempt)
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 
 	if (attempt->outcome == OUTCOME_ACCEPTED)
-		sessions_publish(sessions, my_session_slot(), record);
+		sessions_publish(sessions, PGTLS_MY_PROC_INDEX, record);
 }
 
 /* The history since the last reset, oldest event first. */
