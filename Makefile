@@ -7,6 +7,7 @@ OBJS = \
 	capture.o \
 	certificates.o \
 	history.o \
+	history_table.o \
 	logline.o \
 	pgtls_audit.o \
 	policy.o \
@@ -50,4 +51,5 @@ dist:
 
 # Every object depends on the shared declarations.
 $(filter %.o, $(OBJS)): pgtls_audit.h compat.h policy.h record.h rules.h \
-	history.h sessions.h aggregates.h certificates.h settable.h store.h
+	history.h sessions.h aggregates.h certificates.h settable.h store.h \
+	views.h

@@ -71,4 +71,23 @@
 #define PGTLS_DIRECT_TLS(port) false
 #endif
 
+/*
+ * PGTLS_CREATE_FOREIGNSCAN_PATH: a foreign scan path of a base relation,
+ * with no pathkeys, outer path or private data.  17 added the restriction
+ * clauses of a path (fdw_restrictinfo), 18 the count of disabled nodes.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PGTLS_CREATE_FOREIGNSCAN_PATH(root, rel, rows, startup, total) \
+	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), \
+							(total), NIL, NULL, NULL, NIL, NIL)
+#elif PG_VERSION_NUM >= 170000
+#define PGTLS_CREATE_FOREIGNSCAN_PATH(root, rel, rows, startup, total) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), \
+							(total), NIL, NULL, NULL, NIL, NIL)
+#else
+#define PGTLS_CREATE_FOREIGNSCAN_PATH(root, rel, rows, startup, total) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), \
+							(total), NIL, NULL, NULL, NIL)
+#endif
+
 #endif							/* PGTLS_AUDIT_COMPAT_H */

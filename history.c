@@ -284,11 +284,13 @@ populate_ring(History *history, uint64 from, uint64 to)
 #endif
 }
 
-/* Visit the events from "first" on, oldest first. */
+/*
+ * Start reading the events from "first" on, oldest first: the events that
+ * exist now, and of those the ones still there when they are read.
+ */
 void
-history_scan(History *history, uint64 first, RecordVisitor visitor, void *arg)
+history_open(History *history, uint64 first, HistoryCursor * cursor)
 {
-	AuditRecord *record = palloc(history->record_capacity);
 	uint64		next = pg_atomic_read_u64(&history->next_event_id);
 	uint64		write_end = pg_atomic_read_u64(&history->write_end);
 
@@ -299,12 +301,36 @@ history_scan(History *history, uint64 first, RecordVisitor visitor, void *arg)
 					  write_end > history->ring_size ?
 					  write_end - history->ring_size : 0,
 					  write_end);
+	cursor->next_id = first;
+	cursor->end_id = next;
+}
 
-	for (uint64 id = first; id < next; id++)
+/*
+ * Copy the cursor's next event into "record" (record_capacity bytes);
+ * false when no event is left.  Events overwritten since history_open()
+ * are skipped.
+ */
+bool
+history_next(History *history, HistoryCursor * cursor, AuditRecord *record)
+{
+	while (cursor->next_id < cursor->end_id)
 	{
-		if (read_event(history, id, record))
-			visitor(record, arg);
+		if (read_event(history, cursor->next_id++, record))
+			return true;
 	}
+	return false;
+}
+
+/* Visit the events from "first" on, oldest first. */
+void
+history_scan(History *history, uint64 first, RecordVisitor visitor, void *arg)
+{
+	AuditRecord *record = palloc(history->record_capacity);
+	HistoryCursor cursor;
+
+	history_open(history, first, &cursor);
+	while (history_next(history, &cursor, record))
+		visitor(record, arg);
 	pfree(record);
 }
 

@@ -88,8 +88,35 @@ RETURNS SETOF attempt
 AS 'MODULE_PATHNAME', 'pgtls_audit_sessions_1_1'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
+-- The history as a foreign table: its rows are returned one by one as the
+-- store holds them, where history_records() would first copy them all.
+-- history_records() stays, for the callers of 1.0.0.  The table has the
+-- columns of the type attempt, in order.
+CREATE FUNCTION fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME', 'pgtls_audit_fdw_handler'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER pgtls_audit HANDLER fdw_handler;
+CREATE SERVER pgtls_audit FOREIGN DATA WRAPPER pgtls_audit;
+
+DO $$
+BEGIN
+	EXECUTE format('CREATE FOREIGN TABLE history_events (%s) SERVER pgtls_audit',
+				   (SELECT string_agg(format('%I %s', attname,
+											 format_type(atttypid, atttypmod)),
+									  ', ' ORDER BY attnum)
+					  FROM pg_attribute
+					 WHERE attrelid = (SELECT typrelid FROM pg_type
+										WHERE oid = 'attempt'::regtype)
+					   AND attnum > 0 AND NOT attisdropped));
+END
+$$;
+
+REVOKE ALL ON history_events FROM PUBLIC;
+
 CREATE OR REPLACE VIEW history AS
-	SELECT * FROM history_records();
+	SELECT * FROM history_events;
 
 CREATE OR REPLACE VIEW connections AS
 	SELECT a.pid,

@@ -335,6 +335,35 @@ store_scan_history(RecordVisitor visitor, void *arg)
 				 visitor, arg);
 }
 
+/*
+ * Read the history one event at a time, for a scan that returns each row
+ * before it reads the next.  store_open_history() returns a buffer of the
+ * largest record's size, for store_next_history().
+ */
+AuditRecord *
+store_open_history(HistoryCursor * cursor)
+{
+	history_open(history, pg_atomic_read_u64(&header->reset_event_id),
+				 cursor);
+	return palloc(layout.record_capacity);
+}
+
+bool
+store_next_history(HistoryCursor * cursor, AuditRecord *record)
+{
+	return history_next(history, cursor, record);
+}
+
+/* The number of events a history scan would read, at most. */
+uint64
+store_history_estimate(void)
+{
+	uint64		first = pg_atomic_read_u64(&header->reset_event_id);
+	uint64		next = history_next_event_id(history);
+
+	return next > first ? Min(next - first, (uint64) history_size) : 0;
+}
+
 void
 store_scan_sessions(RecordVisitor visitor, void *arg)
 {

@@ -19,6 +19,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -36,6 +37,7 @@
 #include "record.h"
 #include "rules.h"
 #include "store.h"
+#include "views.h"
 
 PG_FUNCTION_INFO_V1(pgtls_audit_history);
 PG_FUNCTION_INFO_V1(pgtls_audit_history_1_1);
@@ -53,12 +55,6 @@ PG_FUNCTION_INFO_V1(pgtls_audit_client_certificates);
 /* STACK_OF(CONF_VALUE), spelled so that pg_bsd_indent reads a typedef */
 typedef struct stack_st_CONF_VALUE ConfValueStack;
 
-/*
- * Columns of the composite type pgtls_audit.attempt: 40 in 1.0.0; 1.1.0
- * adds rule_line and current_rule_line at the end.
- */
-#define ATTEMPT_COLUMNS_1_0 40
-#define ATTEMPT_COLUMNS 44
 #define RULES_COLUMNS 7
 #define RULE_FOR_COLUMNS (1 + SETTING_COUNT)
 #define SUMMARY_COLUMNS 9
@@ -66,6 +62,54 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
 #define STATUS_COLUMNS 12
 #define CLIENT_CERTIFICATE_COLUMNS 18
 #define SERVER_CERTIFICATE_COLUMNS 11
+
+/* The type of each column of an attempt's row, in order. */
+static const Oid attempt_column_types[ATTEMPT_COLUMNS] = {
+	INT8OID,					/* event_id */
+	TIMESTAMPTZOID,				/* time */
+	TEXTOID,					/* stage */
+	TEXTOID,					/* outcome */
+	TEXTARRAYOID,				/* violations */
+	TEXTARRAYOID,				/* current_violations */
+	INT4OID,					/* pid */
+	TEXTOID,					/* user_name */
+	TEXTOID,					/* database_name */
+	TEXTOID,					/* application_name */
+	BOOLOID,					/* replication */
+	TEXTOID,					/* transport */
+	INETOID,					/* client_addr */
+	INT4OID,					/* client_port */
+	TEXTOID,					/* auth_method */
+	INT4OID,					/* hba_line */
+	BOOLOID,					/* ssl */
+	TEXTOID,					/* tls_version */
+	TEXTOID,					/* cipher */
+	INT4OID,					/* cipher_bits */
+	TEXTOID,					/* key_exchange_group */
+	BOOLOID,					/* forward_secrecy */
+	TEXTOID,					/* sni */
+	BOOLOID,					/* client_cert */
+	BOOLOID,					/* cert_verified */
+	TEXTOID,					/* cert_subject */
+	BOOLOID,					/* cert_subject_truncated */
+	TEXTOID,					/* cert_issuer */
+	BOOLOID,					/* cert_issuer_truncated */
+	NUMERICOID,					/* cert_serial */
+	TEXTOID,					/* cert_fingerprint */
+	TIMESTAMPTZOID,				/* cert_not_before */
+	TIMESTAMPTZOID,				/* cert_not_after */
+	TEXTOID,					/* cert_key_algorithm */
+	INT4OID,					/* cert_key_bits */
+	TEXTOID,					/* cert_signature_algorithm */
+	BOOLOID,					/* gss_authenticated */
+	BOOLOID,					/* gss_encrypted */
+	TEXTOID,					/* gss_principal */
+	TEXTOID,					/* reason */
+	INT4OID,					/* rule_line */
+	INT4OID,					/* current_rule_line */
+	TEXTOID,					/* tls_negotiation */
+	TEXTOID,					/* alpn */
+};
 
 /*
  * Fill values[i], nulls[i] and advance i: the rows below are long, and a
@@ -127,10 +171,10 @@ typedef struct JudgedFacts
 	bool		cert_verified;
 } JudgedFacts;
 
-/* State of one scan that fills a tuplestore. */
-typedef struct AttemptScan
+/* State of one scan of attempts, into rows of the SQL type. */
+struct AttemptScan
 {
-	ReturnSetInfo *rsinfo;
+	ReturnSetInfo *rsinfo;		/* the tuplestore to fill, if any */
 	int			columns_count;	/* of the SQL type this caller knows */
 	Visibility	visibility;
 	ColumnCache columns[ATTEMPT_COLUMNS];
@@ -150,7 +194,7 @@ typedef struct AttemptScan
 	uint8		target_transport;
 	int			target_rule_line;
 	PolicySettings target_settings;
-} AttemptScan;
+};
 
 static void require_store(void);
 static Datum status_record(FunctionCallInfo fcinfo, int columns);
@@ -256,15 +300,67 @@ emit_attempts(FunctionCallInfo fcinfo,
 			  void (*scan) (RecordVisitor visitor, void *arg),
 			  int columns_count)
 {
-	AttemptScan *state = palloc0(sizeof(AttemptScan));
+	ReturnSetInfo *rsinfo;
+	AttemptScan *state;
 
 	require_store();
 	InitMaterializedSRF(fcinfo, 0);
-	state->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	state->columns_count = columns_count;
-	require_columns(fcinfo, state->rsinfo->setDesc, columns_count);
-	init_visibility(&state->visibility);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	require_columns(fcinfo, rsinfo->setDesc, columns_count);
+	state = attempt_scan_begin(rsinfo->setDesc,
+							   format_procedure(fcinfo->flinfo->fn_oid));
+	state->rsinfo = rsinfo;
 	scan(emit_attempt, state);
+}
+
+/*
+ * The state of a scan whose rows have the columns of tupdesc: the first
+ * ATTEMPT_COLUMNS_1_0 or all ATTEMPT_COLUMNS columns of the attempt type,
+ * checked here ("object" names the caller's SQL object in the error).
+ */
+AttemptScan *
+attempt_scan_begin(TupleDesc tupdesc, const char *object)
+{
+	AttemptScan *state = palloc0(sizeof(AttemptScan));
+
+	if (tupdesc->natts != ATTEMPT_COLUMNS_1_0 &&
+		tupdesc->natts != ATTEMPT_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s has %d columns where the pgtls_audit library fills %d",
+						object, tupdesc->natts, ATTEMPT_COLUMNS),
+				 errdetail("The SQL objects of extension \"pgtls_audit\" do not match its installed library."),
+				 errhint("Run ALTER EXTENSION pgtls_audit UPDATE, or install the library of the extension's version.")));
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attribute = TupleDescAttr(tupdesc, i);
+
+		if (attribute->attisdropped ||
+			attribute->atttypid != attempt_column_types[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column %d of %s has type %s where the pgtls_audit library fills %s",
+							i + 1, object,
+							format_type_be(attribute->atttypid),
+							format_type_be(attempt_column_types[i])),
+					 errdetail("The SQL objects of extension \"pgtls_audit\" do not match its installed library.")));
+	}
+	state->columns_count = tupdesc->natts;
+	init_visibility(&state->visibility);
+	return state;
+}
+
+/* Add the row of a record the caller may see to the function's result. */
+static void
+emit_attempt(const AuditRecord *record, void *arg)
+{
+	AttemptScan *state = (AttemptScan *) arg;
+	Datum		values[ATTEMPT_COLUMNS];
+	bool		nulls[ATTEMPT_COLUMNS];
+
+	if (attempt_row(state, record, values, nulls))
+		tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
+							 values, nulls);
 }
 
 /* 1.0.0's history_records(): 40 columns */
@@ -297,20 +393,22 @@ pgtls_audit_sessions_1_1(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* One row of pgtls_audit.attempt; the order is the SQL type's. */
-static void
-emit_attempt(const AuditRecord *r, void *arg)
+/*
+ * The row of a record, in the order of the SQL type, into values and nulls
+ * (ATTEMPT_COLUMNS long); false, with nothing filled, if the caller may not
+ * see it.  A row's values stay valid until the next call.
+ */
+bool
+attempt_row(AttemptScan *state, const AuditRecord *r, Datum *values,
+			bool *nulls)
 {
-	AttemptScan *state = (AttemptScan *) arg;
-	Datum		values[ATTEMPT_COLUMNS];
-	bool		nulls[ATTEMPT_COLUMNS];
 	int			i = 0;
 	uint32		now_violations = 0;
 	int			now_rule_line = 0;
 	bool		now_judged = false;
 
 	if (!role_visible(&state->visibility, r->role_oid))
-		return;
+		return false;
 
 	PUT(Int64GetDatum((int64) r->event_id));
 	PUT(TimestampTzGetDatum(r->time));
@@ -411,8 +509,7 @@ emit_attempt(const AuditRecord *r, void *arg)
 		PUT_CACHED(record_string(r, RS_ALPN), view_text);
 		Assert(i == ATTEMPT_COLUMNS);
 	}
-	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
-						 values, nulls);
+	return true;
 }
 
 static Datum
@@ -420,7 +517,7 @@ cached_datum(ColumnCache *cache, const char *value, ColumnConverter convert)
 {
 	if (cache->value != NULL && strcmp(cache->value, value) == 0)
 		return cache->datum;
-	/* the rows stored so far hold copies: the old datum can go */
+	/* the rows returned so far were copied or consumed: it can go */
 	if (cache->value != NULL)
 	{
 		pfree(cache->value);

@@ -81,9 +81,14 @@ GetOptions(
 		@opt{qw(flood_tables flood_factor flood_logins flood_rounds)} =
 		  ([1000], [3], 50, 1);
 	},
+	'flood-factor=s' => sub {
+		# distinct names per table row, one per flood table: "10,10"
+		$opt{flood_factor} = [ split /,/, $_[1] ];
+	},
 	'only=s'    => \$opt{only},
 	'results=s' => \$opt{results})
-  or die "usage: bench.pl [--quick] [--only SECTION] [--results FILE]\n";
+  or die "usage: bench.pl [--quick] [--only SECTION] [--flood-factor N,N] "
+  . "[--results FILE]\n";
 die "--only takes instructions, throughput, views or flood\n"
   if defined $opt{only}
   && $opt{only} !~ /^(instructions|throughput|views|flood)$/;
@@ -586,14 +591,22 @@ sub view_queries
 sub report_views
 {
 	my $views = $results{views} or return '';
-	my @rows = ([ 'view', 'rows', 'first query ms', 'median ms', 'target' ]);
+	my @rows = (
+		[
+			'view', 'rows', 'first query ms', 'median ms',
+			'target ms (first, median)', 'met'
+		]);
 	foreach my $view (map { $_->[0] } view_queries())
 	{
 		my $v = $views->{$view};
+		# the whole history: 50 ms in a backend's first query, 25 after;
+		# every other view: 50 ms
+		my @target = $view =~ /^history/ ? (50, 25) : (50, 50);
 		push @rows,
 		  [
 			"pgtls_audit.$view", $v->{rows}, sprintf('%.1f', $v->{first}),
-			sprintf('%.1f', $v->{ms}), $v->{ms} < 50 ? 'met' : 'missed'
+			sprintf('%.1f', $v->{ms}), "$target[0], $target[1]",
+			$v->{first} < $target[0] && $v->{ms} < $target[1] ? 'yes' : 'no'
 		  ];
 	}
 	return sprintf(

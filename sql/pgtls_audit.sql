@@ -25,6 +25,28 @@ SELECT user_name = current_user AS own, transport, auth_method, ssl,
 SELECT stage, outcome, transport, ssl, cert_subject
   FROM pgtls_audit.history
  WHERE pid = pg_backend_pid();
+
+-- The history view reads the foreign table history_events; it shows the
+-- rows history_records() returns, and the table is not for PUBLIC.
+SELECT (SELECT array_agg(h::text ORDER BY event_id)
+          FROM pgtls_audit.history h) =
+       (SELECT array_agg(h::text ORDER BY event_id)
+          FROM pgtls_audit.history_records() h) AS same_rows;
+SELECT count(*) = (SELECT events_retained FROM pgtls_audit.status) AS all_rows
+  FROM pgtls_audit.history;
+SELECT has_table_privilege('public', 'pgtls_audit.history_events', 'SELECT');
+
+-- A foreign table of pgtls_audit's server must have the history's columns.
+CREATE FOREIGN TABLE pgtls_audit_regress_narrow (event_id bigint)
+  SERVER pgtls_audit;
+SELECT * FROM pgtls_audit_regress_narrow;
+CREATE TABLE pgtls_audit_regress_shape (LIKE pgtls_audit.history_events);
+ALTER TABLE pgtls_audit_regress_shape ALTER COLUMN pid TYPE bigint;
+CREATE FOREIGN TABLE pgtls_audit_regress_retyped ()
+  INHERITS (pgtls_audit_regress_shape) SERVER pgtls_audit;
+SELECT * FROM pgtls_audit_regress_retyped;
+DROP FOREIGN TABLE pgtls_audit_regress_narrow, pgtls_audit_regress_retyped;
+DROP TABLE pgtls_audit_regress_shape;
 SELECT transport, outcome, tls_version, count > 0 AS counted
   FROM pgtls_audit.summary
  WHERE user_name = current_user AND database_name = current_database();
