@@ -55,10 +55,11 @@ typedef struct stack_st_CONF_VALUE ConfValueStack;
 
 /*
  * Columns of the composite type pgtls_audit.attempt: 40 in 1.0.0; 1.1.0
- * adds rule_line and current_rule_line at the end.
+ * adds rule_line, current_rule_line, tls_negotiation, alpn and
+ * cert_expiry_warning at the end.
  */
 #define ATTEMPT_COLUMNS_1_0 40
-#define ATTEMPT_COLUMNS 44
+#define ATTEMPT_COLUMNS 45
 #define RULES_COLUMNS 7
 #define RULE_FOR_COLUMNS (1 + SETTING_COUNT)
 #define SUMMARY_COLUMNS 9
@@ -125,6 +126,11 @@ typedef struct JudgedFacts
 	bool		gss_encrypted;
 	bool		forward_secrecy;
 	bool		cert_verified;
+	bool		cert_present;
+	int32		cert_key_type;
+	int32		cert_key_bits;
+	int32		cert_security_bits;
+	int32		cert_signature_digest;
 } JudgedFacts;
 
 /* State of one scan that fills a tuplestore. */
@@ -409,6 +415,10 @@ emit_attempt(const AuditRecord *r, void *arg)
 			PUT_NULL();
 		PUT_CACHED(record_string(r, RS_TLS_NEGOTIATION), view_text);
 		PUT_CACHED(record_string(r, RS_ALPN), view_text);
+		if (r->cert_present)
+			PUT(BoolGetDatum(r->cert_expiry_warning));
+		else
+			PUT_NULL();
 		Assert(i == ATTEMPT_COLUMNS);
 	}
 	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc,
@@ -463,6 +473,11 @@ current_violations(AttemptScan *state, const AuditRecord *r,
 	facts.gss_encrypted = r->gss_encrypted;
 	facts.forward_secrecy = r->forward_secrecy;
 	facts.cert_verified = r->cert_verified;
+	facts.cert_present = r->cert_present;
+	facts.cert_key_type = r->cert_key_type;
+	facts.cert_key_bits = r->cert_key_bits;
+	facts.cert_security_bits = r->cert_security_bits;
+	facts.cert_signature_digest = r->cert_signature_digest;
 	if (cacheable && state->judged_once &&
 		memcmp(&facts, &state->last_judged, sizeof(facts)) == 0)
 	{
