@@ -109,6 +109,25 @@ foreach my $case (@audit)
 		"$name: history violations and current_violations");
 }
 
+# README's query: which roles still use a weak certificate.
+my @weak = map { [ (split /\|/)[ 0, 2, 3, 4, 5, 6 ] ] } split /\n/,
+  $node->safe_psql(
+	'postgres', q{
+SELECT user_name, cert_subject, cert_key_algorithm, cert_key_bits,
+       cert_signature_algorithm, current_violations,
+       count(*) AS attempts, max(time) AS last_seen
+  FROM pgtls_audit.history
+ WHERE current_violations && ARRAY['cert_key', 'cert_signature']
+ GROUP BY 1, 2, 3, 4, 5, 6
+ ORDER BY user_name, last_seen DESC});
+is_deeply(
+	\@weak,
+	[
+		[qw(certuser RSA 2048 sha1WithRSAEncryption {cert_signature} 1)],
+		[qw(certuser RSA 1024 sha256WithRSAEncryption {cert_key} 1)]
+	],
+	'README: the roles still using a weak certificate, most recent first');
+
 #
 # Enforce mode: each new violation refuses with its message; strong
 # certificates still connect.
