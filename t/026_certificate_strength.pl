@@ -316,6 +316,19 @@ is(history_of($line, 'cert_expiry_warning'),
 		password => 'alice-secret')->{lines} };
 is(history_of($line, 'cert_expiry_warning IS NULL'),
 	't', 'no certificate: history.cert_expiry_warning is NULL');
+# README's query: the certificates expiring in the next 30 days, and who
+# uses them.
+my %expiring_soon = map { (split /\|/)[ 0, 3 ] } split /\n/,
+  $node->safe_psql(
+	'postgres', q{
+SELECT subject, not_after, days_left, roles, last_seen, last_client_addr
+  FROM pgtls_audit.client_certificates
+ WHERE days_left < 30
+ ORDER BY not_after});
+is($expiring_soon{ $expiring->{subject} },
+	'{certuser}', 'README: the certificate expiring in 20 days, with its role');
+ok(!exists $expiring_soon{ $lasting->{subject} },
+	'README: not the one valid for 400 days');
 $session = PgtlsAuditTest::background_session($node,
 	PgtlsAuditTest::tls_connstr($node, $pki, user => 'certuser',
 		cert => $expiring));
