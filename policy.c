@@ -6,9 +6,15 @@
  * Every policy GUC is PGC_SIGHUP: authentication runs before per-role and
  * per-database settings apply, and no user may weaken the policy with SET.
  * Whatever can be prepared once per configuration (the cipher allow-list,
- * the set of forbidden authentication methods) is prepared by the check
- * hooks when the configuration is loaded, in the postmaster, and inherited
- * by every backend; judging a connection is then a few comparisons.
+ * the sets of forbidden authentication methods and signature digests) is
+ * prepared by the check hooks when the configuration is loaded, in the
+ * postmaster, and inherited by every backend; judging a connection is then
+ * a few comparisons.
+ *
+ * The client certificate's strength is judged from the facts capture.c
+ * reads once per attempt (key type, size and security strength, the
+ * digest of its signature), so that judging it costs a switch and a short
+ * table walk, and a stored record can be judged again the same way.
  *
  * A rule of the rules file (rules.c) may override any of these settings for
  * the attempts it matches, and add two of its own, cert_issuer and
@@ -647,10 +653,12 @@ reject_attempt(const AuditAttempt *a, const PolicySettings *s)
 			   errhint("Connect with the client certificate the server administrator issued for this role and address."));
 	if (v & VIOLATION_CERT_KEY)
 	{
-		const char *algorithm = a->cert_key_algorithm ?
-		a->cert_key_algorithm : "of unknown type";
+		const char *algorithm = a->cert_key_algorithm;
 		int			strength;
 		int			minimum;
+
+		if (algorithm == NULL)
+			algorithm = "of unknown type";
 
 		if (cert_key_strength(s, a, &strength, &minimum))
 			REJECT(errmsg("connection rejected: client certificate key %s has a security strength of %d bits, below the allowed minimum of %d",
