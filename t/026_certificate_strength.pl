@@ -3,13 +3,13 @@
 
 # The strength of client certificates in the policy, over real TLS
 # connections with certificates made here: RSA of 1024, 2048 and 4096 bits,
-# EC P-256 and P-384, Ed25519 and a certificate signed with SHA-1, judged
-# in audit mode (listed in the log line and the history) and in enforce
-# mode (refused with the documented message, while strong certificates
-# still connect); the settings changed at reload, 0 disabling a minimum, an
-# invalid digest list refused, a rule overriding a minimum for one role,
-# live sessions judged again by policy_violations, and the history's
-# cert_expiry_warning.
+# EC P-256 and P-384, Ed25519, Ed448 and a certificate signed with SHA-1,
+# judged in audit mode (listed in the log line and the history) and in
+# enforce mode (refused with the documented message, while strong
+# certificates still connect); the settings changed at reload, 0 disabling
+# a minimum, an invalid digest list refused, a rule overriding a minimum
+# for one role, live sessions judged again by policy_violations, and the
+# history's cert_expiry_warning.
 
 use strict;
 use warnings;
@@ -45,6 +45,7 @@ foreach my $spec (
 	[ p256    => key => 'ec', curve => 'prime256v1' ],
 	[ p384    => key => 'ec', curve => 'secp384r1' ],
 	[ ed25519 => key => 'ed25519' ],
+	[ ed448   => key => 'ed448' ],
 	[ sha1    => key => 'rsa:2048', digest => 'sha1' ])
 {
 	my ($name, %opts) = @$spec;
@@ -86,6 +87,7 @@ my @audit = (
 	[ p256    => 'EC 256 sha256WithRSAEncryption', '' ],
 	[ p384    => 'EC 384 sha256WithRSAEncryption', '' ],
 	[ ed25519 => 'ED25519 256 sha256WithRSAEncryption', '' ],
+	[ ed448   => 'ED448 456 sha256WithRSAEncryption', '' ],
 	[ sha1    => 'RSA 2048 sha1WithRSAEncryption', 'cert_signature' ]);
 foreach my $case (@audit)
 {
@@ -183,6 +185,16 @@ is(attempt('rsa2048')->{lines}[0]{violations},
 	'cert_key', 'min_cert_rsa_bits = 4096 at reload: 2048 bits violate');
 is(attempt('rsa4096')->{lines}[0]{violations},
 	'', 'min_cert_rsa_bits = 4096: 4096 bits do not');
+PgtlsAuditTest::set_policy($node, min_cert_ec_bits => '384');
+is(attempt('ed448')->{lines}[0]{violations},
+	'', 'min_cert_ec_bits = 384: Ed448 (224 bits of security) passes');
+PgtlsAuditTest::set_policy($node, min_cert_ec_bits => '521');
+my $ed448 = attempt('ed448');
+is($ed448->{lines}[0]{violations},
+	'cert_key', 'min_cert_ec_bits = 521: Ed448 violates');
+is($ed448->{lines}[0]{cert_key_algorithm}, 'ED448', 'as an ED448 key');
+is(attempt('p384')->{lines}[0]{violations},
+	'cert_key', 'min_cert_ec_bits = 521: so does P-384');
 PgtlsAuditTest::set_policy($node,
 	min_cert_rsa_bits => '0',
 	min_cert_ec_bits  => '0');
