@@ -263,6 +263,7 @@ capture_certificate(X509 *cert, AuditAttempt *attempt)
 {
 	EVP_PKEY   *key = X509_get0_pubkey(cert);
 	int			signature_nid = X509_get_signature_nid(cert);
+	int			digest_nid;
 
 	attempt->cert_present = true;
 	attempt->cert_subject = name_to_rfc2253(X509_get_subject_name(cert));
@@ -275,10 +276,21 @@ capture_certificate(X509 *cert, AuditAttempt *attempt)
 	if (key != NULL)
 	{
 		attempt->cert_key_algorithm = EVP_PKEY_get0_type_name(key);
+		attempt->cert_key_type = Max(EVP_PKEY_get_base_id(key), NID_undef);
 		attempt->cert_key_bits = EVP_PKEY_get_bits(key);
+		attempt->cert_security_bits = Max(EVP_PKEY_get_security_bits(key), 0);
 	}
 	if (signature_nid != NID_undef)
 		attempt->cert_signature_algorithm = OBJ_nid2ln(signature_nid);
+
+	/*
+	 * The digest inside the signature algorithm, RSA-PSS parameters included;
+	 * Ed25519 and Ed448 sign without a separate one.  The certificate's
+	 * extensions are cached by its verification already, so this is a lookup.
+	 */
+	if (X509_get_signature_info(cert, &digest_nid, NULL, NULL, NULL) &&
+		digest_nid > NID_undef)
+		attempt->cert_signature_digest = digest_nid;
 }
 
 /*

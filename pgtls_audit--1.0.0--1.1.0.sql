@@ -78,6 +78,10 @@ ALTER TYPE attempt ADD ATTRIBUTE current_rule_line integer;
 ALTER TYPE attempt ADD ATTRIBUTE tls_negotiation text;
 ALTER TYPE attempt ADD ATTRIBUTE alpn text;
 
+-- Whether the client was warned that its certificate expires within
+-- pgtls_audit.cert_expiry_warning_days (NULL: no client certificate).
+ALTER TYPE attempt ADD ATTRIBUTE cert_expiry_warning boolean;
+
 CREATE OR REPLACE FUNCTION history_records()
 RETURNS SETOF attempt
 AS 'MODULE_PATHNAME', 'pgtls_audit_history_1_1'
@@ -162,7 +166,8 @@ CREATE OR REPLACE VIEW connections AS
 		   s.rule_line,
 		   s.current_rule_line,
 		   s.tls_negotiation,
-		   s.alpn
+		   s.alpn,
+		   s.cert_expiry_warning
 	  FROM session_records() s
 	  JOIN pg_stat_activity a ON a.pid = s.pid
 	  JOIN pg_stat_ssl l ON l.pid = s.pid
@@ -217,6 +222,9 @@ CREATE FUNCTION rule_for(
 	OUT require_forward_secrecy text,
 	OUT require_client_cert text,
 	OUT forbidden_auth_methods text,
+	OUT min_cert_rsa_bits text,
+	OUT min_cert_ec_bits text,
+	OUT forbidden_cert_signature_algorithms text,
 	OUT cert_issuer text,
 	OUT cert_subject text
 )

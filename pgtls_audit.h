@@ -66,7 +66,9 @@ typedef enum AuditStage
 #define VIOLATION_NO_CLIENT_CERT	(1 << 5)
 #define VIOLATION_AUTH_METHOD		(1 << 6)
 #define VIOLATION_CERT_IDENTITY		(1 << 7)
-#define VIOLATION_COUNT				8
+#define VIOLATION_CERT_KEY			(1 << 8)
+#define VIOLATION_CERT_SIGNATURE	(1 << 9)
+#define VIOLATION_COUNT				10
 
 extern const char *const AuditViolationNames[VIOLATION_COUNT];
 
@@ -121,8 +123,12 @@ typedef struct AuditAttempt
 	TimestampTz cert_not_before;
 	TimestampTz cert_not_after;
 	const char *cert_key_algorithm;
+	int			cert_key_type;	/* EVP_PKEY_get_base_id(), or NID_undef */
 	int			cert_key_bits;
+	int			cert_security_bits; /* EVP_PKEY_get_security_bits() */
 	const char *cert_signature_algorithm;
+	int			cert_signature_digest;	/* NID of the digest the issuer signed
+										 * with; NID_undef for none */
 	bool		cert_expiry_warned; /* expires within the warning period */
 
 	/* verdict */
@@ -181,7 +187,10 @@ typedef struct AuditRecord
 	int32		tls_version_number;
 	uint32		cipher_id;
 	int32		cipher_bits;
+	int32		cert_key_type;
 	int32		cert_key_bits;
+	int32		cert_security_bits;
+	int32		cert_signature_digest;
 	uint8		transport;		/* AuditTransport */
 	uint8		outcome;		/* AuditOutcome */
 	uint8		stage;			/* AuditStage */
@@ -193,6 +202,7 @@ typedef struct AuditRecord
 	bool		cert_verified;
 	bool		gss_authenticated;
 	bool		gss_encrypted;
+	bool		cert_expiry_warning;
 	bool		string_present[RS_COUNT];
 	bool		string_truncated[RS_COUNT];
 	uint16		string_offset[RS_COUNT];	/* into strings[] */

@@ -6,9 +6,15 @@
  * Every policy GUC is PGC_SIGHUP: authentication runs before per-role and
  * per-database settings apply, and no user may weaken the policy with SET.
  * Whatever can be prepared once per configuration (the cipher allow-list,
- * the set of forbidden authentication methods) is prepared by the check
- * hooks when the configuration is loaded, in the postmaster, and inherited
- * by every backend; judging a connection is then a few comparisons.
+ * the sets of forbidden authentication methods and signature digests) is
+ * prepared by the check hooks when the configuration is loaded, in the
+ * postmaster, and inherited by every backend; judging a connection is then
+ * a few comparisons.
+ *
+ * The client certificate's strength is judged from the facts capture.c
+ * reads once per attempt (key type, size and security strength, the
+ * digest of its signature), so that judging it costs a switch and a short
+ * table walk, and a stored record can be judged again the same way.
  *
  * A rule of the rules file (rules.c) may override any of these settings for
  * the attempts it matches, and add two of its own, cert_issuer and
@@ -50,6 +56,8 @@ const char *const AuditViolationNames[VIOLATION_COUNT] = {
 	"no_client_cert",
 	"auth_method",
 	"cert_identity",
+	"cert_key",
+	"cert_signature",
 };
 
 const char *const PolicySettingNames[SETTING_COUNT] = {
@@ -61,6 +69,9 @@ const char *const PolicySettingNames[SETTING_COUNT] = {
 	"require_forward_secrecy",
 	"require_client_cert",
 	"forbidden_auth_methods",
+	"min_cert_rsa_bits",
+	"min_cert_ec_bits",
+	"forbidden_cert_signature_algorithms",
 	"cert_issuer",
 	"cert_subject",
 };
@@ -78,6 +89,9 @@ static char *policy_ciphers = NULL;
 static bool policy_require_forward_secrecy = true;
 static bool policy_require_client_cert = false;
 static char *policy_forbidden_auth_methods = NULL;
+static int	policy_min_cert_rsa_bits = 2048;
+static int	policy_min_cert_ec_bits = 256;
+static char *policy_forbidden_cert_signature_algorithms = NULL;
 
 /*
  * AEAD ciphers with an ephemeral key exchange only (Mozilla's
@@ -93,9 +107,52 @@ static char *policy_forbidden_auth_methods = NULL;
  */
 #define DEFAULT_FORBIDDEN_AUTH_METHODS "trust, password, md5, ident"
 
+/*
+ * Digests with practical collision attacks: a certificate signed with one
+ * can be forged (MD5 in 2008, SHA-1 in 2020).
+ */
+#define DEFAULT_FORBIDDEN_CERT_SIGNATURE_ALGORITHMS "md5, sha1"
+
+/*
+ * The largest minima worth stating: no RSA key above 16384 bits is in use,
+ * and the largest curve OpenSSL knows has 571 bits.
+ */
+#define MAX_CERT_RSA_BITS	16384
+#define MAX_CERT_EC_BITS	571
+
+/*
+ * The digests a certificate's signature may use, by the names that
+ * forbidden_cert_signature_algorithms accepts (OpenSSL's, in lower case).
+ * A setting is a mask of positions in this table.
+ */
+typedef struct SignatureDigest
+{
+	const char *name;
+	int			nid;
+} SignatureDigest;
+
+static const SignatureDigest signature_digests[] = {
+	{"md2", NID_md2},
+	{"md4", NID_md4},
+	{"md5", NID_md5},
+	{"sha1", NID_sha1},
+	{"sha224", NID_sha224},
+	{"sha256", NID_sha256},
+	{"sha384", NID_sha384},
+	{"sha512", NID_sha512},
+	{"sha512-224", NID_sha512_224},
+	{"sha512-256", NID_sha512_256},
+	{"sha3-224", NID_sha3_224},
+	{"sha3-256", NID_sha3_256},
+	{"sha3-384", NID_sha3_384},
+	{"sha3-512", NID_sha3_512},
+	{"sm3", NID_sm3},
+};
+
 /* Prepared forms, set by the assign hooks. */
 static const CipherAllowList *allowed_ciphers = NULL;
 static uint32 forbidden_auth_mask = 0;
+static uint32 forbidden_signature_mask = 0;
 
 static const struct config_enum_entry mode_options[] = {
 	{"off", MODE_OFF, false},
@@ -117,8 +174,26 @@ static void assign_ciphers(const char *newval, void *extra);
 static bool check_forbidden_auth_methods(char **newval, void **extra,
 										 GucSource source);
 static void assign_forbidden_auth_methods(const char *newval, void *extra);
+static bool check_forbidden_cert_signature_algorithms(char **newval,
+													  void **extra,
+													  GucSource source);
+static void assign_forbidden_cert_signature_algorithms(const char *newval,
+													   void *extra);
+static bool check_name_list(char **newval, void **extra,
+							bool (*to_mask) (const char *list, uint32 *mask,
+											 char **error));
 static CipherAllowList *cipher_allow_list(const char *ciphers, char **error);
+static bool name_list_mask(const char *list, int (*position) (const char *name),
+						   const char *kind, uint32 *result, char **error);
 static bool auth_method_mask(const char *methods, uint32 *mask, char **error);
+static int	auth_method_position(const char *name);
+static bool signature_digest_mask(const char *digests, uint32 *mask,
+								  char **error);
+static int	signature_digest_position(const char *name);
+static int	digest_position(int nid);
+static bool cert_key_strength(const PolicySettings *settings,
+							  const AuditAttempt *attempt,
+							  int *strength, int *minimum);
 static bool enum_value(const struct config_enum_entry *options,
 					   const char *value, int *result);
 static bool dn_pattern(const char *value, DnPattern *pattern, char **error);
@@ -207,6 +282,37 @@ define_policy_gucs(void)
 							   check_forbidden_auth_methods,
 							   assign_forbidden_auth_methods,
 							   NULL);
+
+	DefineCustomIntVariable("pgtls_audit.min_cert_rsa_bits",
+							"Sets the minimum size in bits of an RSA or DSA client certificate key allowed.",
+							"0 allows any size.",
+							&policy_min_cert_rsa_bits,
+							2048,
+							0, MAX_CERT_RSA_BITS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgtls_audit.min_cert_ec_bits",
+							"Sets the minimum size in bits of an elliptic-curve client certificate key allowed.",
+							"Other keys, such as Ed25519, need half as many bits of security strength; 0 allows any key.",
+							&policy_min_cert_ec_bits,
+							256,
+							0, MAX_CERT_EC_BITS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pgtls_audit.forbidden_cert_signature_algorithms",
+							   "Sets the digests forbidden in the signature of a client certificate.",
+							   "A comma-separated list of digest names such as \"md5, sha1\".",
+							   &policy_forbidden_cert_signature_algorithms,
+							   DEFAULT_FORBIDDEN_CERT_SIGNATURE_ALGORITHMS,
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_forbidden_cert_signature_algorithms,
+							   assign_forbidden_cert_signature_algorithms,
+							   NULL);
 }
 
 /* The settings the GUCs state now, for the attempts no rule matches. */
@@ -224,6 +330,11 @@ policy_guc_settings(PolicySettings *s)
 	s->require_client_cert = policy_require_client_cert;
 	s->forbidden_auth_methods = policy_forbidden_auth_methods;
 	s->forbidden_auth_mask = forbidden_auth_mask;
+	s->min_cert_rsa_bits = policy_min_cert_rsa_bits;
+	s->min_cert_ec_bits = policy_min_cert_ec_bits;
+	s->forbidden_cert_signature_algorithms =
+		policy_forbidden_cert_signature_algorithms;
+	s->forbidden_signature_mask = forbidden_signature_mask;
 }
 
 /*
@@ -291,6 +402,22 @@ policy_parse_setting(const char *name, const char *value, PolicySettings *s,
 				return false;
 			s->forbidden_auth_methods = pstrdup(value);
 			break;
+		case SETTING_MIN_CERT_RSA_BITS:
+			ok = parse_int(value, &s->min_cert_rsa_bits, 0, NULL) &&
+				s->min_cert_rsa_bits >= 0 &&
+				s->min_cert_rsa_bits <= MAX_CERT_RSA_BITS;
+			break;
+		case SETTING_MIN_CERT_EC_BITS:
+			ok = parse_int(value, &s->min_cert_ec_bits, 0, NULL) &&
+				s->min_cert_ec_bits >= 0 &&
+				s->min_cert_ec_bits <= MAX_CERT_EC_BITS;
+			break;
+		case SETTING_FORBIDDEN_CERT_SIGNATURE_ALGORITHMS:
+			if (!signature_digest_mask(value, &s->forbidden_signature_mask,
+									   error))
+				return false;
+			s->forbidden_cert_signature_algorithms = pstrdup(value);
+			break;
 		case SETTING_CERT_ISSUER:
 			if (!dn_pattern(value, &s->cert_issuer, error))
 				return false;
@@ -338,6 +465,16 @@ policy_overlay(PolicySettings *s, const PolicySettings *o, uint32 set_mask)
 		s->forbidden_auth_methods = o->forbidden_auth_methods;
 		s->forbidden_auth_mask = o->forbidden_auth_mask;
 	}
+	if (set_mask & (1 << SETTING_MIN_CERT_RSA_BITS))
+		s->min_cert_rsa_bits = o->min_cert_rsa_bits;
+	if (set_mask & (1 << SETTING_MIN_CERT_EC_BITS))
+		s->min_cert_ec_bits = o->min_cert_ec_bits;
+	if (set_mask & (1 << SETTING_FORBIDDEN_CERT_SIGNATURE_ALGORITHMS))
+	{
+		s->forbidden_cert_signature_algorithms =
+			o->forbidden_cert_signature_algorithms;
+		s->forbidden_signature_mask = o->forbidden_signature_mask;
+	}
 	if (set_mask & (1 << SETTING_CERT_ISSUER))
 		s->cert_issuer = o->cert_issuer;
 	if (set_mask & (1 << SETTING_CERT_SUBJECT))
@@ -372,6 +509,13 @@ policy_setting_text(const PolicySettings *s, PolicySetting setting)
 		case SETTING_FORBIDDEN_AUTH_METHODS:
 			return s->forbidden_auth_methods ?
 				pstrdup(s->forbidden_auth_methods) : NULL;
+		case SETTING_MIN_CERT_RSA_BITS:
+			return psprintf("%d", s->min_cert_rsa_bits);
+		case SETTING_MIN_CERT_EC_BITS:
+			return psprintf("%d", s->min_cert_ec_bits);
+		case SETTING_FORBIDDEN_CERT_SIGNATURE_ALGORITHMS:
+			return s->forbidden_cert_signature_algorithms ?
+				pstrdup(s->forbidden_cert_signature_algorithms) : NULL;
 		case SETTING_CERT_ISSUER:
 			return s->cert_issuer.text ? pstrdup(s->cert_issuer.text) : NULL;
 		case SETTING_CERT_SUBJECT:
@@ -426,6 +570,25 @@ judge_policy(const PolicySettings *s, const AuditAttempt *a)
 			violations |= VIOLATION_FORWARD_SECRECY;
 		if (s->require_client_cert && !a->cert_verified)
 			violations |= VIOLATION_NO_CLIENT_CERT;
+
+		/* verified or not, the certificate the client presented */
+		if (a->cert_present)
+		{
+			int			strength;
+			int			minimum;
+
+			cert_key_strength(s, a, &strength, &minimum);
+			if (strength < minimum)
+				violations |= VIOLATION_CERT_KEY;
+			if (s->forbidden_signature_mask != 0)
+			{
+				int			digest = digest_position(a->cert_signature_digest);
+
+				if (digest >= 0 &&
+					(s->forbidden_signature_mask & (1 << digest)) != 0)
+					violations |= VIOLATION_CERT_SIGNATURE;
+			}
+		}
 	}
 
 	/* a required identity needs a verified certificate that carries it */
@@ -488,6 +651,27 @@ reject_attempt(const AuditAttempt *a, const PolicySettings *s)
 	if (v & VIOLATION_CERT_IDENTITY)
 		REJECT(errmsg("connection rejected: the client certificate does not carry the identity required for this connection"),
 			   errhint("Connect with the client certificate the server administrator issued for this role and address."));
+	if (v & VIOLATION_CERT_KEY)
+	{
+		const char *algorithm = a->cert_key_algorithm;
+		int			strength;
+		int			minimum;
+
+		if (algorithm == NULL)
+			algorithm = "of unknown type";
+
+		if (cert_key_strength(s, a, &strength, &minimum))
+			REJECT(errmsg("connection rejected: client certificate key %s has a security strength of %d bits, below the allowed minimum of %d",
+						  algorithm, strength, minimum),
+				   errhint("Connect with a client certificate that has a stronger key."));
+		REJECT(errmsg("connection rejected: client certificate key %s has %d bits, below the allowed minimum of %d",
+					  algorithm, strength, minimum),
+			   errhint("Connect with a client certificate that has a stronger key."));
+	}
+	if (v & VIOLATION_CERT_SIGNATURE)
+		REJECT(errmsg("connection rejected: client certificate signature digest \"%s\" is not allowed",
+					  signature_digests[digest_position(a->cert_signature_digest)].name),
+			   errhint("Connect with a client certificate that its certificate authority signed with an allowed digest, such as SHA-256."));
 	if (v & VIOLATION_AUTH_METHOD)
 		REJECT(errmsg("connection rejected: authentication method \"%s\" is not allowed",
 					  a->auth_method),
@@ -722,11 +906,50 @@ compare_cipher_ids(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The bits of the pg_hba.conf methods listed in "methods". */
+/*
+ * The strength of the client certificate's key and the minimum it must
+ * reach under the settings *s; the minimum is 0 when nothing is required.
+ * RSA and DSA keys compare their size with min_cert_rsa_bits (a DSA key of
+ * a given size is as strong as an RSA key of that size), elliptic-curve
+ * keys theirs with min_cert_ec_bits.  Any other key (Ed25519, Ed448)
+ * compares its security strength with the strength such a curve gives,
+ * half its size: Ed25519 (128) is as strong as P-256, Ed448 (224) falls
+ * between P-384 and P-521.  A key whose strength OpenSSL cannot tell has
+ * none.  Returns true when the strength is a security strength.
+ */
 static bool
-auth_method_mask(const char *methods, uint32 *result, char **error)
+cert_key_strength(const PolicySettings *s, const AuditAttempt *a,
+				  int *strength, int *minimum)
 {
-	char	   *rawstring = pstrdup(methods);
+	switch (a->cert_key_type)
+	{
+		case EVP_PKEY_RSA:
+		case EVP_PKEY_RSA_PSS:
+		case EVP_PKEY_DSA:
+			*strength = a->cert_key_bits;
+			*minimum = s->min_cert_rsa_bits;
+			return false;
+		case EVP_PKEY_EC:
+		case EVP_PKEY_SM2:
+			*strength = a->cert_key_bits;
+			*minimum = s->min_cert_ec_bits;
+			return false;
+		default:
+			*strength = a->cert_security_bits;
+			*minimum = (s->min_cert_ec_bits + 1) / 2;
+			return true;
+	}
+}
+
+/*
+ * The mask of the names in a comma-separated list, each name's bit being
+ * its position as position() finds it, or -1 for a name it does not know.
+ */
+static bool
+name_list_mask(const char *list, int (*position) (const char *name),
+			   const char *kind, uint32 *result, char **error)
+{
+	char	   *rawstring = pstrdup(list);
 	List	   *names;
 	ListCell   *lc;
 	uint32		mask = 0;
@@ -742,21 +965,16 @@ auth_method_mask(const char *methods, uint32 *result, char **error)
 	foreach(lc, names)
 	{
 		const char *name = (const char *) lfirst(lc);
-		int			method;
+		int			bit = position(name);
 
-		for (method = uaTrust; method <= USER_AUTH_LAST; method++)
+		if (bit < 0)
 		{
-			if (strcmp(name, hba_authname((UserAuth) method)) == 0)
-				break;
-		}
-		if (method > USER_AUTH_LAST)
-		{
-			*error = psprintf("unrecognized authentication method: \"%s\"", name);
+			*error = psprintf("unrecognized %s: \"%s\"", kind, name);
 			pfree(rawstring);
 			list_free(names);
 			return false;
 		}
-		mask |= 1 << method;
+		mask |= 1 << bit;
 	}
 	pfree(rawstring);
 	list_free(names);
@@ -764,14 +982,71 @@ auth_method_mask(const char *methods, uint32 *result, char **error)
 	return true;
 }
 
+/* The bits of the pg_hba.conf methods listed in "methods". */
 static bool
-check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
+auth_method_mask(const char *methods, uint32 *result, char **error)
+{
+	return name_list_mask(methods, auth_method_position,
+						  "authentication method", result, error);
+}
+
+static int
+auth_method_position(const char *name)
+{
+	for (int method = uaTrust; method <= USER_AUTH_LAST; method++)
+	{
+		if (strcmp(name, hba_authname((UserAuth) method)) == 0)
+			return method;
+	}
+	return -1;
+}
+
+/* The bits, in signature_digests, of the digests listed in "digests". */
+static bool
+signature_digest_mask(const char *digests, uint32 *result, char **error)
+{
+	StaticAssertStmt(lengthof(signature_digests) <= 32,
+					 "a mask of uint32 holds every digest");
+	return name_list_mask(digests, signature_digest_position,
+						  "signature digest algorithm", result, error);
+}
+
+static int
+signature_digest_position(const char *name)
+{
+	for (size_t i = 0; i < lengthof(signature_digests); i++)
+	{
+		if (strcmp(name, signature_digests[i].name) == 0)
+			return (int) i;
+	}
+	return -1;
+}
+
+/* The position in signature_digests of the digest nid, or -1. */
+static int
+digest_position(int nid)
+{
+	for (size_t i = 0; i < lengthof(signature_digests); i++)
+	{
+		if (signature_digests[i].nid == nid)
+			return (int) i;
+	}
+	return -1;
+}
+
+/*
+ * The check hook of a GUC that lists names: the list is parsed here, once
+ * per configuration, into the mask the assign hook installs.
+ */
+static bool
+check_name_list(char **newval, void **extra,
+				bool (*to_mask) (const char *list, uint32 *mask, char **error))
 {
 	uint32		mask;
 	uint32	   *result;
 	char	   *error;
 
-	if (!auth_method_mask(*newval, &mask, &error))
+	if (!to_mask(*newval, &mask, &error))
 	{
 		GUC_check_errdetail("%c%s.", pg_toupper((unsigned char) error[0]),
 							error + 1);
@@ -785,8 +1060,38 @@ check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+static bool
+check_forbidden_auth_methods(char **newval, void **extra, GucSource source)
+{
+	return check_name_list(newval, extra, auth_method_mask);
+}
+
 static void
 assign_forbidden_auth_methods(const char *newval, void *extra)
 {
 	forbidden_auth_mask = *(const uint32 *) extra;
+}
+
+static bool
+check_forbidden_cert_signature_algorithms(char **newval, void **extra,
+										  GucSource source)
+{
+	if (!check_name_list(newval, extra, signature_digest_mask))
+	{
+		StringInfoData names;
+
+		initStringInfo(&names);
+		for (size_t i = 0; i < lengthof(signature_digests); i++)
+			appendStringInfo(&names, "%s%s", i > 0 ? ", " : "",
+							 signature_digests[i].name);
+		GUC_check_errhint("The accepted names are: %s.", names.data);
+		return false;
+	}
+	return true;
+}
+
+static void
+assign_forbidden_cert_signature_algorithms(const char *newval, void *extra)
+{
+	forbidden_signature_mask = *(const uint32 *) extra;
 }

@@ -24,6 +24,9 @@ typedef enum PolicySetting
 	SETTING_REQUIRE_FORWARD_SECRECY,
 	SETTING_REQUIRE_CLIENT_CERT,
 	SETTING_FORBIDDEN_AUTH_METHODS,
+	SETTING_MIN_CERT_RSA_BITS,
+	SETTING_MIN_CERT_EC_BITS,
+	SETTING_FORBIDDEN_CERT_SIGNATURE_ALGORITHMS,
 	SETTING_CERT_ISSUER,		/* rules only */
 	SETTING_CERT_SUBJECT,		/* rules only */
 	SETTING_COUNT
@@ -62,6 +65,10 @@ typedef struct PolicySettings
 	bool		require_client_cert;
 	const char *forbidden_auth_methods;
 	uint32		forbidden_auth_mask;
+	int			min_cert_rsa_bits;
+	int			min_cert_ec_bits;
+	const char *forbidden_cert_signature_algorithms;
+	uint32		forbidden_signature_mask;	/* bits of SignatureDigests */
 	DnPattern	cert_issuer;
 	DnPattern	cert_subject;
 } PolicySettings;

@@ -100,7 +100,10 @@ build_record(AuditRecord *r, const AuditAttempt *a, int max_dn_length)
 	r->tls_version_number = a->tls_version_number;
 	r->cipher_id = a->cipher_id;
 	r->cipher_bits = a->cipher_bits;
+	r->cert_key_type = a->cert_key_type;
 	r->cert_key_bits = a->cert_key_bits;
+	r->cert_security_bits = a->cert_security_bits;
+	r->cert_signature_digest = a->cert_signature_digest;
 	r->transport = a->transport;
 	r->outcome = a->outcome;
 	r->stage = a->stage;
@@ -112,6 +115,7 @@ build_record(AuditRecord *r, const AuditAttempt *a, int max_dn_length)
 	r->cert_verified = a->cert_verified;
 	r->gss_authenticated = a->gss_authenticated;
 	r->gss_encrypted = a->gss_encrypted;
+	r->cert_expiry_warning = a->cert_expiry_warned;
 
 	put_string(r, RS_USER_NAME, a->user_name, max_dn_length);
 	put_string(r, RS_DATABASE_NAME, a->database_name, max_dn_length);
@@ -177,7 +181,7 @@ record_is_valid(const AuditRecord *r, Size size)
 	const bool *flags[] = {
 		&r->replication, &r->judged, &r->ssl, &r->forward_secrecy,
 		&r->cert_present, &r->cert_verified, &r->gss_authenticated,
-		&r->gss_encrypted
+		&r->gss_encrypted, &r->cert_expiry_warning
 	};
 
 	if (size < RECORD_HEADER_SIZE || RECORD_HEADER_SIZE + r->strings_used != size)
@@ -188,7 +192,8 @@ record_is_valid(const AuditRecord *r, Size size)
 		r->transport > TRANSPORT_IPV6 ||
 		r->outcome > OUTCOME_REFUSED ||
 		r->stage > STAGE_AUTHORIZATION ||
-		r->cipher_bits < 0 || r->cert_key_bits < 0 || r->hba_line < 0 ||
+		r->cipher_bits < 0 || r->cert_key_bits < 0 ||
+		r->cert_security_bits < 0 || r->hba_line < 0 ||
 		r->rule_line < 0 ||
 		r->client_port < -1 || r->client_port > 65535)
 		return false;
@@ -288,6 +293,11 @@ record_to_attempt(const AuditRecord *r, AuditAttempt *a)
 	a->forward_secrecy = r->forward_secrecy;
 	a->cert_present = r->cert_present;
 	a->cert_verified = r->cert_verified;
+	a->cert_key_type = r->cert_key_type;
+	a->cert_key_bits = r->cert_key_bits;
+	a->cert_security_bits = r->cert_security_bits;
+	a->cert_signature_digest = r->cert_signature_digest;
+	a->cert_expiry_warned = r->cert_expiry_warning;
 	a->auth_method_code = r->auth_method_code;
 	a->tls_version = record_string(r, RS_TLS_VERSION);
 	a->cipher = record_string(r, RS_CIPHER);
@@ -297,4 +307,5 @@ record_to_attempt(const AuditRecord *r, AuditAttempt *a)
 	a->client_addr = record_string(r, RS_CLIENT_ADDR);
 	a->cert_subject = record_string(r, RS_CERT_SUBJECT);
 	a->cert_issuer = record_string(r, RS_CERT_ISSUER);
+	a->cert_key_algorithm = record_string(r, RS_CERT_KEY_ALGORITHM);
 }

@@ -64,7 +64,7 @@
 
 #define STORE_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgtls_audit.stat"
 #define STORE_FILE_MAGIC	0x70677461	/* "pgta" */
-#define STORE_FILE_VERSION	5
+#define STORE_FILE_VERSION	6
 
 #define EVENT_ID_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgtls_audit.ids"
 #define EVENT_ID_MAGIC		0x70676964	/* "pgid" */

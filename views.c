@@ -109,6 +109,7 @@ static const Oid attempt_column_types[ATTEMPT_COLUMNS] = {
 	INT4OID,					/* current_rule_line */
 	TEXTOID,					/* tls_negotiation */
 	TEXTOID,					/* alpn */
+	BOOLOID,					/* cert_expiry_warning */
 };
 
 /*
@@ -169,6 +170,11 @@ typedef struct JudgedFacts
 	bool		gss_encrypted;
 	bool		forward_secrecy;
 	bool		cert_verified;
+	bool		cert_present;
+	int32		cert_key_type;
+	int32		cert_key_bits;
+	int32		cert_security_bits;
+	int32		cert_signature_digest;
 } JudgedFacts;
 
 /* State of one scan of attempts, into rows of the SQL type. */
@@ -507,6 +513,10 @@ attempt_row(AttemptScan *state, const AuditRecord *r, Datum *values,
 			PUT_NULL();
 		PUT_CACHED(record_string(r, RS_TLS_NEGOTIATION), view_text);
 		PUT_CACHED(record_string(r, RS_ALPN), view_text);
+		if (r->cert_present)
+			PUT(BoolGetDatum(r->cert_expiry_warning));
+		else
+			PUT_NULL();
 		Assert(i == ATTEMPT_COLUMNS);
 	}
 	return true;
@@ -560,6 +570,11 @@ current_violations(AttemptScan *state, const AuditRecord *r,
 	facts.gss_encrypted = r->gss_encrypted;
 	facts.forward_secrecy = r->forward_secrecy;
 	facts.cert_verified = r->cert_verified;
+	facts.cert_present = r->cert_present;
+	facts.cert_key_type = r->cert_key_type;
+	facts.cert_key_bits = r->cert_key_bits;
+	facts.cert_security_bits = r->cert_security_bits;
+	facts.cert_signature_digest = r->cert_signature_digest;
 	if (cacheable && state->judged_once &&
 		memcmp(&facts, &state->last_judged, sizeof(facts)) == 0)
 	{

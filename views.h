@@ -15,10 +15,11 @@
 
 /*
  * Columns of an attempt's row: 40 in 1.0.0; 1.1.0 adds rule_line,
- * current_rule_line, tls_negotiation and alpn at the end.
+ * current_rule_line, tls_negotiation, alpn and cert_expiry_warning at the
+ * end.
  */
 #define ATTEMPT_COLUMNS_1_0 40
-#define ATTEMPT_COLUMNS 44
+#define ATTEMPT_COLUMNS 45
 
 typedef struct AttemptScan AttemptScan;
 

@@ -192,6 +192,9 @@ SELECT string_agg(name || '=' || setting, ' ' ORDER BY name)
    AND name <> 'pgtls_audit.cert_expiry_warning_days'}),
 	'pgtls_audit.ciphers=ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL '
 	  . 'pgtls_audit.forbidden_auth_methods=trust, password, md5, ident '
+	  . 'pgtls_audit.forbidden_cert_signature_algorithms=md5, sha1 '
+	  . 'pgtls_audit.min_cert_ec_bits=256 '
+	  . 'pgtls_audit.min_cert_rsa_bits=2048 '
 	  . 'pgtls_audit.min_cipher_bits=128 '
 	  . 'pgtls_audit.min_protocol_version=TLSv1.2 '
 	  . 'pgtls_audit.mode=audit '

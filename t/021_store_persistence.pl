@@ -103,17 +103,18 @@ ids_increase('ignored dump file', $before);
 # record, whose fixed fields lie at these offsets.
 my $fields_offset = -s $node->logfile;
 my %fields = (
-	violations       => [ 36, 'V', 0x40000000 ],
-	auth_method_code => [ 44, 'l', 99 ],
-	rule_line        => [ 52, 'l', -1 ],
-	transport        => [ 72, 'C', 7 ],
-	outcome          => [ 73, 'C', 9 ],
-	stage            => [ 74, 'C', 5 ],
-	ssl              => [ 77, 'C', 2 ],
-	client_port      => [ 40, 'l', 70000 ],
-	string_offset    => [ 122, 'v', 60000 ],
-	strings_used     => [ 160, 'v', 60000 ],
-	event_id         => [ 0, 'Q', 0 ]);
+	violations          => [ 36, 'V', 1 << 10 ],
+	auth_method_code    => [ 44, 'l', 99 ],
+	rule_line           => [ 52, 'l', -1 ],
+	transport           => [ 84, 'C', 7 ],
+	outcome             => [ 85, 'C', 9 ],
+	stage               => [ 86, 'C', 5 ],
+	ssl                 => [ 89, 'C', 2 ],
+	cert_expiry_warning => [ 95, 'C', 2 ],
+	client_port         => [ 40, 'l', 70000 ],
+	string_offset       => [ 134, 'v', 60000 ],
+	strings_used        => [ 172, 'v', 60000 ],
+	event_id            => [ 0, 'Q', 0 ]);
 foreach my $field (sort keys %fields)
 {
 	my ($at, $format, $value) = @{ $fields{$field} };
@@ -122,7 +123,7 @@ foreach my $field (sort keys %fields)
 	my $bytes = PostgreSQL::Test::Utils::slurp_file($dump);
 	my ($record_header_size) = unpack('x8 V', $bytes);
 	my ($history_count) = unpack('x48 Q', $bytes);
-	is($record_header_size, 168, "$field: the record layout is the one tested")
+	is($record_header_size, 180, "$field: the record layout is the one tested")
 	  if $field eq 'event_id';
 	cmp_ok($history_count, '>', 0, "$field: the dump holds records");
 	substr($bytes, 88 + 4 + $at, length(pack($format, 0))) = pack($format, $value);

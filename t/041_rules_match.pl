@@ -30,7 +30,7 @@ log_error_verbosity = verbose
 		  ('127.0.0.1/32', '::1/128')));
 
 my @users = qw(alice bob carol dave u_ssl u_proto u_bits u_ciphers u_fs
-  u_cert u_auth);
+  u_cert u_auth u_rsa u_ec u_sig);
 PgtlsAuditTest::create_roles($node, @users);
 $node->safe_psql(
 	'postgres', q{
@@ -203,7 +203,8 @@ my %cert = (
 	alice  => PgtlsAuditTest::make_client_cert($pki, 'alice',  '/CN=alice'),
 	bob12  => PgtlsAuditTest::make_client_cert($pki, 'bob12',  '/CN=bob-12'),
 	bobx   => PgtlsAuditTest::make_client_cert($pki, 'bobx',   '/CN=bob-x'),
-	carol  => PgtlsAuditTest::make_client_cert($pki, 'carol',  '/CN=carol/O=Example, Inc.'),);
+	carol  => PgtlsAuditTest::make_client_cert($pki, 'carol',  '/CN=carol/O=Example, Inc.'),
+	ec     => PgtlsAuditTest::make_client_cert($pki, 'ec',     '/CN=ec', key => 'ec'),);
 my $issuer = $cert{alice}{issuer};
 is($issuer, 'CN=pgtls_audit test CA,O=pgtls_audit test', 'the CA\'s DN as RFC 2253');
 (my $issuer_quoted = $issuer) =~ s/"/""/g;
@@ -256,6 +257,9 @@ all  u_ciphers  all  ciphers=ECDHE+CHACHA20
 all  u_fs       all  require_forward_secrecy=on
 all  u_cert     all  require_client_cert=on
 all  u_auth     all  forbidden_auth_methods="md5, scram-sha-256"
+all  u_rsa      all  min_cert_rsa_bits=4096
+all  u_ec       all  min_cert_ec_bits=384
+all  u_sig      all  forbidden_cert_signature_algorithms=sha256
 all  alice      all  min_cipher_bits=128
 all  all        all
 EOF
@@ -266,7 +270,10 @@ EOF
 	ciphers                 => '',
 	require_forward_secrecy => 'off',
 	require_client_cert     => 'off',
-	forbidden_auth_methods  => '');
+	forbidden_auth_methods  => '',
+	min_cert_rsa_bits       => '0',
+	min_cert_ec_bits        => '0',
+	forbidden_cert_signature_algorithms => '');
 my @overrides = (
 	[ 'require_ssl',             { %{ $client{u_ssl} }, sslmode => 'disable' }, 'no_encryption' ],
 	[ 'min_protocol_version',    { %{ $client{u_proto} }, max_protocol => 'TLSv1.2' }, 'protocol,cipher_bits' ],
@@ -274,13 +281,18 @@ my @overrides = (
 	[ 'ciphers',                 { %{ $client{u_ciphers} }, max_protocol => 'TLSv1.2' }, 'cipher,cipher_bits' ],
 	[ 'require_forward_secrecy', { %{ $client{u_fs} }, max_protocol => 'TLSv1.2', openssl_conf => $rsa_kx }, 'cipher_bits,forward_secrecy' ],
 	[ 'require_client_cert',     { %{ $client{u_cert} } }, 'cipher_bits,no_client_cert' ],
-	[ 'forbidden_auth_methods',  { %{ $client{u_auth} } }, 'cipher_bits,auth_method' ],);
+	[ 'forbidden_auth_methods',  { %{ $client{u_auth} } }, 'cipher_bits,auth_method' ],
+	[ 'min_cert_rsa_bits',       { %{ $client{u_rsa} }, cert => $cert{alice} }, 'cipher_bits,cert_key' ],
+	[ 'min_cert_ec_bits',        { %{ $client{u_ec} }, cert => $cert{ec} }, 'cipher_bits,cert_key' ],
+	[ 'forbidden_cert_signature_algorithms', { %{ $client{u_sig} }, cert => $cert{alice} }, 'cipher_bits,cert_signature' ],);
 foreach my $case (@overrides)
 {
 	my ($setting, $opts, $violations) = @$case;
 	is(attempt(%$opts)->{violations}, $violations, "$setting overridden by a rule");
 }
 is(attempt(%{ $client{bob} })->{violations}, 'cipher_bits', 'the GUCs judge the others');
+is(attempt(%{ $client{bob} }, cert => $cert{alice})->{violations},
+	'cipher_bits', 'the GUCs judge the others\' certificates');
 is(attempt(%{ $client{alice} })->{violations}, '', 'a rule relaxes a strict GUC');
 
 $node->stop;

@@ -136,9 +136,12 @@ is( $node->safe_psql(
 	'3|audit|128|CN=Some CA', 'rule_for: cert_issuer, and the GUCs for the rest');
 is( $node->safe_psql(
 		'postgres',
-		q{SELECT coalesce(rule_line::text, 'none'), mode, forbidden_auth_methods
+		q{SELECT coalesce(rule_line::text, 'none'), mode, forbidden_auth_methods,
+		         min_cert_rsa_bits, min_cert_ec_bits,
+		         forbidden_cert_signature_algorithms
 		    FROM pgtls_audit.rule_for('carol', 'postgres', '::1')}),
-	'none|audit|trust, password, md5, ident', 'rule_for: no rule, the GUCs alone');
+	'none|audit|trust, password, md5, ident|2048|256|md5, sha1',
+	'rule_for: no rule, the GUCs alone');
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT rule_line, mode FROM pgtls_audit.rule_for('carol', 'postgres')}),

@@ -112,8 +112,10 @@ sub make_pki
 
 Make a client certificate signed by the test CA with the given openssl
 "-subj" string (UTF-8 allowed; "\+" and "\," escape, raw control bytes
-pass as they are).  Options: key => 'rsa:2048' (default) or 'ec',
-days => 30, serial => '0x...' (default: the CA's next serial).  Returns a hash: cert, key, and the facts an independent
+pass as they are).  Options: key => 'rsa:2048' (default; any 'rsa:BITS'),
+'ec' (curve => 'prime256v1' by default) or 'ed25519', days => 30,
+digest => 'sha1' (the digest the CA signs with; openssl's default
+otherwise), serial => '0x...' (default: the CA's next serial).  Returns a hash: cert, key, and the facts an independent
 openssl reading gives: subject and issuer (RFC 2253, UTF-8), serial
 (decimal), fingerprint (SHA-256), not_before and not_after (ISO 8601).
 
@@ -126,7 +128,8 @@ sub make_client_cert
 	my %cert = (cert => "$dir/$name.crt", key => "$dir/$name.key");
 	my @key =
 	  ($opts{key} // 'rsa:2048') eq 'ec'
-	  ? ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1')
+	  ? ('-newkey', 'ec', '-pkeyopt',
+		'ec_paramgen_curve:' . ($opts{curve} // 'prime256v1'))
 	  : ('-newkey', $opts{key} // 'rsa:2048');
 
 	openssl('req', '-new', '-nodes', @key, '-utf8', '-keyout', $cert{key},
@@ -134,6 +137,7 @@ sub make_client_cert
 	openssl('x509', '-req', '-in', "$dir/$name.csr", '-CA', $pki->{ca_cert},
 		'-CAkey', $pki->{ca_key},
 		$opts{serial} ? ('-set_serial', $opts{serial}) : '-CAcreateserial',
+		$opts{digest} ? ("-$opts{digest}") : (),
 		'-days', $opts{days} // '30', '-out', $cert{cert});
 	chmod 0600, $cert{key};
 
