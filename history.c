@@ -289,7 +289,7 @@ populate_ring(History *history, uint64 from, uint64 to)
  * exist now, and of those the ones still there when they are read.
  */
 void
-history_open(History *history, uint64 first, HistoryCursor * cursor)
+history_open(History *history, uint64 first, HistoryCursor *cursor)
 {
 	uint64		next = pg_atomic_read_u64(&history->next_event_id);
 	uint64		write_end = pg_atomic_read_u64(&history->write_end);
@@ -311,7 +311,7 @@ history_open(History *history, uint64 first, HistoryCursor * cursor)
  * are skipped.
  */
 bool
-history_next(History *history, HistoryCursor * cursor, AuditRecord *record)
+history_next(History *history, HistoryCursor *cursor, AuditRecord *record)
 {
 	while (cursor->next_id < cursor->end_id)
 	{

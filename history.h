@@ -23,7 +23,7 @@ typedef struct HistoryCursor
 {
 	uint64		next_id;		/* the next event to read */
 	uint64		end_id;			/* the first event not to read */
-}			HistoryCursor;
+} HistoryCursor;
 
 extern Size history_shmem_size(int history_size, Size record_capacity);
 extern History *history_init(void *place, bool found, int history_size,
@@ -34,8 +34,8 @@ extern uint64 history_next_event_id(History *history);
 extern void history_set_next_event_id(History *history, uint64 next);
 extern void history_prefault(History *history, Size length);
 extern void history_open(History *history, uint64 first,
-						 HistoryCursor * cursor);
-extern bool history_next(History *history, HistoryCursor * cursor,
+						 HistoryCursor *cursor);
+extern bool history_next(History *history, HistoryCursor *cursor,
 						 AuditRecord *record);
 extern void history_scan(History *history, uint64 first,
 						 RecordVisitor visitor, void *arg);

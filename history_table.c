@@ -41,20 +41,20 @@ typedef struct HistoryTableScan
 	AttemptScan *rows;
 	HistoryCursor cursor;
 	AuditRecord *record;		/* the buffer events are read into */
-}			HistoryTableScan;
+} HistoryTableScan;
 
-static void history_rel_size(PlannerInfo * root, RelOptInfo * baserel,
+static void history_rel_size(PlannerInfo *root, RelOptInfo *baserel,
 							 Oid foreigntableid);
-static void history_paths(PlannerInfo * root, RelOptInfo * baserel,
+static void history_paths(PlannerInfo *root, RelOptInfo *baserel,
 						  Oid foreigntableid);
-static ForeignScan * history_plan(PlannerInfo * root, RelOptInfo * baserel,
-								  Oid foreigntableid, ForeignPath * best_path,
-								  List *tlist, List *scan_clauses,
-								  Plan * outer_plan);
-static void history_begin(ForeignScanState * node, int eflags);
-static TupleTableSlot * history_iterate(ForeignScanState * node);
-static void history_rescan(ForeignScanState * node);
-static void history_end(ForeignScanState * node);
+static ForeignScan *history_plan(PlannerInfo *root, RelOptInfo *baserel,
+								 Oid foreigntableid, ForeignPath *best_path,
+								 List *tlist, List *scan_clauses,
+								 Plan *outer_plan);
+static void history_begin(ForeignScanState *node, int eflags);
+static TupleTableSlot *history_iterate(ForeignScanState *node);
+static void history_rescan(ForeignScanState *node);
+static void history_end(ForeignScanState *node);
 
 Datum
 pgtls_audit_fdw_handler(PG_FUNCTION_ARGS)
@@ -72,7 +72,7 @@ pgtls_audit_fdw_handler(PG_FUNCTION_ARGS)
 }
 
 static void
-history_rel_size(PlannerInfo * root, RelOptInfo * baserel, Oid foreigntableid)
+history_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	baserel->rows = store_available() ? (double) store_history_estimate() : 0;
 	baserel->rows = clamp_row_est(baserel->rows *
@@ -83,7 +83,7 @@ history_rel_size(PlannerInfo * root, RelOptInfo * baserel, Oid foreigntableid)
 
 /* One path: read every event, at the cost of a tuple each. */
 static void
-history_paths(PlannerInfo * root, RelOptInfo * baserel, Oid foreigntableid)
+history_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	double		events = store_available() ?
 	(double) store_history_estimate() : 0;
@@ -95,9 +95,9 @@ history_paths(PlannerInfo * root, RelOptInfo * baserel, Oid foreigntableid)
 }
 
 static ForeignScan *
-history_plan(PlannerInfo * root, RelOptInfo * baserel, Oid foreigntableid,
-			 ForeignPath * best_path, List *tlist, List *scan_clauses,
-			 Plan * outer_plan)
+history_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+			 ForeignPath *best_path, List *tlist, List *scan_clauses,
+			 Plan *outer_plan)
 {
 	/* the executor checks every condition */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
@@ -106,7 +106,7 @@ history_plan(PlannerInfo * root, RelOptInfo * baserel, Oid foreigntableid,
 }
 
 static void
-history_begin(ForeignScanState * node, int eflags)
+history_begin(ForeignScanState *node, int eflags)
 {
 	Relation	relation = node->ss.ss_currentRelation;
 	HistoryTableScan *scan;
@@ -133,7 +133,7 @@ history_begin(ForeignScanState * node, int eflags)
  * per-tuple memory this runs in, so the rows' values cannot live there).
  */
 static TupleTableSlot *
-history_iterate(ForeignScanState * node)
+history_iterate(ForeignScanState *node)
 {
 	HistoryTableScan *scan = (HistoryTableScan *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
@@ -155,7 +155,7 @@ history_iterate(ForeignScanState * node)
 
 /* Read again from the oldest event, as they are now. */
 static void
-history_rescan(ForeignScanState * node)
+history_rescan(ForeignScanState *node)
 {
 	HistoryTableScan *scan = (HistoryTableScan *) node->fdw_state;
 
@@ -164,7 +164,7 @@ history_rescan(ForeignScanState * node)
 }
 
 static void
-history_end(ForeignScanState * node)
+history_end(ForeignScanState *node)
 {
 	/* everything lives in the executor's memory, freed with it */
 }

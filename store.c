@@ -341,7 +341,7 @@ store_scan_history(RecordVisitor visitor, void *arg)
  * largest record's size, for store_next_history().
  */
 AuditRecord *
-store_open_history(HistoryCursor * cursor)
+store_open_history(HistoryCursor *cursor)
 {
 	history_open(history, pg_atomic_read_u64(&header->reset_event_id),
 				 cursor);
@@ -349,7 +349,7 @@ store_open_history(HistoryCursor * cursor)
 }
 
 bool
-store_next_history(HistoryCursor * cursor, AuditRecord *record)
+store_next_history(HistoryCursor *cursor, AuditRecord *record)
 {
 	return history_next(history, cursor, record);
 }
