@@ -63,6 +63,7 @@ static void copy_from_ring(History *history, uint64 position, void *target,
 static bool intact(History *history, uint64 position);
 static bool read_event(History *history, uint64 event_id, AuditRecord *record);
 static void populate_ring(History *history, uint64 from, uint64 to);
+static uint64 oldest_kept(History *history, uint64 first, uint64 next);
 
 static Size
 ring_offset(int history_size)
@@ -294,8 +295,7 @@ history_open(History *history, uint64 first, HistoryCursor *cursor)
 	uint64		next = pg_atomic_read_u64(&history->next_event_id);
 	uint64		write_end = pg_atomic_read_u64(&history->write_end);
 
-	if (next > first && next - first > (uint64) history->history_size)
-		first = next - history->history_size;
+	first = oldest_kept(history, first, next);
 	if (write_end > 0)
 		populate_ring(history,
 					  write_end > history->ring_size ?
@@ -334,6 +334,30 @@ history_scan(History *history, uint64 first, RecordVisitor visitor, void *arg)
 	pfree(record);
 }
 
+/*
+ * The number of event ids from "first" on that the index can still hold:
+ * what a scan reads at most, without reading the entries.
+ */
+uint64
+history_span(History *history, uint64 first)
+{
+	uint64		next = pg_atomic_read_u64(&history->next_event_id);
+
+	return next > first ? next - oldest_kept(history, first, next) : 0;
+}
+
+/*
+ * The oldest of the ids from "first" up to "next" whose entries have not
+ * been reused by a newer event.
+ */
+static uint64
+oldest_kept(History *history, uint64 first, uint64 next)
+{
+	if (next > first && next - first > (uint64) history->history_size)
+		return next - history->history_size;
+	return first;
+}
+
 /* The number of events from "first" on that are still in the history. */
 uint64
 history_retained(History *history, uint64 first)
@@ -341,9 +365,7 @@ history_retained(History *history, uint64 first)
 	uint64		next = pg_atomic_read_u64(&history->next_event_id);
 	uint64		count = 0;
 
-	if (next > first && next - first > (uint64) history->history_size)
-		first = next - history->history_size;
-	for (uint64 id = first; id < next; id++)
+	for (uint64 id = oldest_kept(history, first, next); id < next; id++)
 	{
 		HistoryEntry *entry = &history->entries[id % history->history_size];
 

@@ -39,6 +39,7 @@ extern bool history_next(History *history, HistoryCursor *cursor,
 						 AuditRecord *record);
 extern void history_scan(History *history, uint64 first,
 						 RecordVisitor visitor, void *arg);
+extern uint64 history_span(History *history, uint64 first);
 extern uint64 history_retained(History *history, uint64 first);
 
 #endif							/* PGTLS_AUDIT_HISTORY_H */

@@ -74,8 +74,9 @@ pgtls_audit_fdw_handler(PG_FUNCTION_ARGS)
 static void
 history_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	baserel->rows = store_available() ? (double) store_history_estimate() : 0;
-	baserel->rows = clamp_row_est(baserel->rows *
+	baserel->tuples = store_available() ?
+		(double) store_history_estimate() : 0;
+	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root,
 														 baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
@@ -85,9 +86,9 @@ history_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 static void
 history_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	double		events = store_available() ?
-	(double) store_history_estimate() : 0;
-	Cost		total_cost = events * (cpu_tuple_cost + cpu_operator_cost);
+	Cost		total_cost;
+
+	total_cost = baserel->tuples * (cpu_tuple_cost + cpu_operator_cost);
 
 	add_path(baserel, (Path *)
 			 PGTLS_CREATE_FOREIGNSCAN_PATH(root, baserel, baserel->rows,
@@ -113,17 +114,15 @@ history_begin(ForeignScanState *node, int eflags)
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
-	if (!store_available())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pgtls_audit must be loaded via \"shared_preload_libraries\"")));
+	require_store();
 	scan = palloc0(sizeof(HistoryTableScan));
 	scan->context = CurrentMemoryContext;
 	scan->rows = attempt_scan_begin(RelationGetDescr(relation),
 									psprintf("foreign table %s.%s",
 											 get_namespace_name(RelationGetNamespace(relation)),
 											 RelationGetRelationName(relation)));
-	scan->record = store_open_history(&scan->cursor);
+	scan->record = store_record_buffer();
+	store_open_history(&scan->cursor);
 	node->fdw_state = scan;
 }
 
@@ -159,8 +158,7 @@ history_rescan(ForeignScanState *node)
 {
 	HistoryTableScan *scan = (HistoryTableScan *) node->fdw_state;
 
-	pfree(scan->record);
-	scan->record = store_open_history(&scan->cursor);
+	store_open_history(&scan->cursor);
 }
 
 static void

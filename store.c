@@ -337,15 +337,13 @@ store_scan_history(RecordVisitor visitor, void *arg)
 
 /*
  * Read the history one event at a time, for a scan that returns each row
- * before it reads the next.  store_open_history() returns a buffer of the
- * largest record's size, for store_next_history().
+ * before it reads the next, into a buffer from store_record_buffer().
  */
-AuditRecord *
+void
 store_open_history(HistoryCursor *cursor)
 {
 	history_open(history, pg_atomic_read_u64(&header->reset_event_id),
 				 cursor);
-	return palloc(layout.record_capacity);
 }
 
 bool
@@ -354,14 +352,18 @@ store_next_history(HistoryCursor *cursor, AuditRecord *record)
 	return history_next(history, cursor, record);
 }
 
+/* Room for the largest record, in the current memory context. */
+AuditRecord *
+store_record_buffer(void)
+{
+	return palloc(layout.record_capacity);
+}
+
 /* The number of events a history scan would read, at most. */
 uint64
 store_history_estimate(void)
 {
-	uint64		first = pg_atomic_read_u64(&header->reset_event_id);
-	uint64		next = history_next_event_id(history);
-
-	return next > first ? Min(next - first, (uint64) history_size) : 0;
+	return history_span(history, pg_atomic_read_u64(&header->reset_event_id));
 }
 
 void

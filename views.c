@@ -202,7 +202,6 @@ struct AttemptScan
 	PolicySettings target_settings;
 };
 
-static void require_store(void);
 static Datum status_record(FunctionCallInfo fcinfo, int columns);
 static void require_columns(FunctionCallInfo fcinfo, TupleDesc tupdesc,
 							int expected);
@@ -233,7 +232,8 @@ static Datum subject_alt_names(X509 *cert);
 static Datum text_array(List *texts);
 static Datum rule_names(const RuleName *names, int count);
 
-static void
+/* Every SQL object of pgtls_audit reads the store. */
+void
 require_store(void)
 {
 	if (!store_available())

@@ -23,6 +23,7 @@
 
 typedef struct AttemptScan AttemptScan;
 
+extern void require_store(void);
 extern AttemptScan *attempt_scan_begin(TupleDesc tupdesc, const char *object);
 extern bool attempt_row(AttemptScan *state, const AuditRecord *record,
 						Datum *values, bool *nulls);
